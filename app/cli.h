@@ -1,0 +1,52 @@
+/*
+ * app/cli.h - shared pieces of the `cove` command line.
+ *
+ * Exit codes: COVE_EXIT_OK (0) on success, COVE_EXIT_ERROR (1) on a reported
+ * error, COVE_EXIT_USAGE (2) on bad usage. Output meant for programs goes to
+ * stdout, diagnostics to stderr.
+ */
+#ifndef COVE_APP_CLI_H
+#define COVE_APP_CLI_H
+
+#include "cove/status.h"
+
+enum { COVE_EXIT_OK = 0, COVE_EXIT_ERROR = 1, COVE_EXIT_USAGE = 2 };
+
+/* A subcommand: argv[0] is the command name; returns an exit code. */
+typedef int (*cove_cmd_fn)(int argc, char **argv);
+
+typedef struct cove_cmd {
+    const char *name;
+    const char *summary; /* one line for `cove help` */
+    cove_cmd_fn run;
+} cove_cmd;
+
+/* Print "cove CMD: message" and a hint to stderr; returns COVE_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Print "cove CMD: message" to stderr; returns COVE_EXIT_ERROR. */
+int cli_fail(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* 1 when arg is -h or --help. */
+int cli_is_help(const char *arg);
+
+/* Strict number parsing: the whole string must be a number in [min, max]. 0 on success. */
+int cli_parse_long(const char *s, long min, long max, long *out);
+int cli_parse_double(const char *s, double *out);
+
+/* Subcommands, each in app/cmd_<name>.c. */
+int cove_cmd_inspect(int argc, char **argv);
+int cove_cmd_tokenize(int argc, char **argv);
+int cove_cmd_complete(int argc, char **argv);
+int cove_cmd_pull(int argc, char **argv);
+int cove_cmd_models(int argc, char **argv);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * base/limits.h - every hard bound on input from outside, in one place.
+ *
+ * A buffer, count or size that grows from a file, a request or a user is
+ * checked against one of these. Raising a limit is a decision made here, not
+ * at the call site.
+ */
+#ifndef COVE_BASE_LIMITS_H
+#define COVE_BASE_LIMITS_H
+
+/* ---- command line and files ---- */
+#define COVE_MAX_PATH 4096                      /* bytes in a file path */
+#define COVE_MAX_PROMPT_FILE (64u << 20)        /* bytes read by --file */
+#define COVE_MAX_LINE (1u << 20)                /* bytes in one text line read from outside */
+
+/* ---- GGUF ---- */
+#define COVE_GGUF_MAX_KV 65536                  /* metadata key/value pairs */
+#define COVE_GGUF_MAX_TENSORS 65536             /* tensors in one file */
+#define COVE_GGUF_MAX_KEY_LEN 65535             /* bytes in a metadata key */
+#define COVE_GGUF_MAX_STRING (16u << 20)        /* bytes in one string value */
+#define COVE_GGUF_MAX_ARRAY (1u << 26)          /* elements in one array value */
+#define COVE_GGUF_MAX_ARRAY_DEPTH 8             /* nesting of arrays in arrays */
+#define COVE_GGUF_MAX_DIMS 4                    /* dimensions of a tensor */
+#define COVE_GGUF_MAX_NAME 64                   /* bytes in a tensor name (ggml: 64) */
+#define COVE_GGUF_MAX_ALIGNMENT 65536           /* general.alignment */
+
+/* ---- tokenizer ---- */
+#define COVE_MAX_VOCAB (1u << 20)               /* tokens in a vocabulary */
+#define COVE_MAX_TOKEN_BYTES 1024               /* bytes in one token's text */
+#define COVE_MAX_TOKENIZE_BYTES (64u << 20)     /* bytes of text tokenized in one call */
+
+/* ---- model and inference ---- */
+#define COVE_MAX_LAYERS 512
+#define COVE_MAX_CTX (1u << 20)                 /* context length in tokens */
+#define COVE_MAX_THREADS 256
+
+/* ---- logging and errors ---- */
+#define COVE_LOG_MSG_MAX 1024                   /* bytes in one log message */
+
+/* ---- model supply ---- */
+#define COVE_MAX_DOWNLOAD (64ull << 30)         /* bytes in one downloaded file */
+#define COVE_MAX_CATALOGUE_BYTES (1u << 20)     /* bytes in the model catalogue */
+
+#endif
