@@ -1,0 +1,53 @@
+# Thin wrapper over CMake. The two commands the README names:
+#   make demo    build, get the default models, run the main job
+#   make check   build and run the whole test suite (release and ASan+UBSan builds)
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+COVE_TEST_MODELS ?= $(abspath $(CURDIR)/../shared/models)
+export COVE_TEST_MODELS
+
+CMAKE_FLAGS ?=
+
+.PHONY: all build asan fuzz deps models demo check check-release check-asan fuzz-run clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+models:
+	@bash scripts/models.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+asan:
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCOVE_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+fuzz:
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOVE_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+demo: deps build models
+	@echo "== cove complete on stories260K (greedy, 60 tokens) ==" >&2
+	@$(BUILD)/app/cove complete -m $(COVE_TEST_MODELS)/stories260K.gguf -n 60 --temp 0
+	@echo
+
+check-release: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+check-asan: asan
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS) -LE slow
+
+check: deps models
+	@$(MAKE) --no-print-directory check-release
+	@$(MAKE) --no-print-directory check-asan
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
