@@ -23,16 +23,30 @@
 #define COVE_GGUF_MAX_DIMS 4                    /* dimensions of a tensor */
 #define COVE_GGUF_MAX_NAME 64                   /* bytes in a tensor name (ggml: 64) */
 #define COVE_GGUF_MAX_ALIGNMENT 65536           /* general.alignment */
+#define COVE_GGUF_MAX_ARRAYS (1u << 20)         /* array values in one file, nested ones included */
+#define COVE_GGUF_MAX_STRINGS (1u << 26)        /* strings inside array values, all arrays together */
 
 /* ---- tokenizer ---- */
 #define COVE_MAX_VOCAB (1u << 20)               /* tokens in a vocabulary */
 #define COVE_MAX_TOKEN_BYTES 1024               /* bytes in one token's text */
 #define COVE_MAX_TOKENIZE_BYTES (64u << 20)     /* bytes of text tokenized in one call */
 
+/* ---- chat templates ---- */
+#define COVE_CHAT_MAX_MESSAGES 16384            /* messages formatted into one prompt */
+#define COVE_CHAT_MAX_TOOLS 256                 /* tool definitions offered in one prompt */
+#define COVE_CHAT_MAX_TOOL_CALLS 64             /* tool calls in one assistant turn */
+#define COVE_CHAT_MAX_PROMPT_BYTES (16u << 20)  /* bytes of one formatted prompt */
+#define COVE_CHAT_MAX_TEMPLATE_BYTES (16u << 20) /* bytes of a chat template text inspected */
+#define COVE_CHAT_MAX_DEFAULT_SYSTEM 4096       /* bytes of a default system prompt in a template */
+
 /* ---- model and inference ---- */
 #define COVE_MAX_LAYERS 512
 #define COVE_MAX_CTX (1u << 20)                 /* context length in tokens */
 #define COVE_MAX_THREADS 256
+#define COVE_MAX_EMBD (1u << 16)                /* embedding length of a model */
+#define COVE_MAX_FF (1u << 20)                  /* feed-forward length of a model */
+#define COVE_MAX_HEADS 1024                     /* attention heads per layer */
+#define COVE_MAX_NAME_LEN 1024                  /* bytes in general.name / general.architecture */
 
 /* ---- logging and errors ---- */
 #define COVE_LOG_MSG_MAX 1024                   /* bytes in one log message */
@@ -40,5 +54,10 @@
 /* ---- model supply ---- */
 #define COVE_MAX_DOWNLOAD (64ull << 30)         /* bytes in one downloaded file */
 #define COVE_MAX_CATALOGUE_BYTES (1u << 20)     /* bytes in the model catalogue */
+#define COVE_MAX_CATALOGUE_ROWS 4096            /* rows (files) in the model catalogue */
+#define COVE_MAX_URL 8192                       /* bytes in a download URL */
+
+/* ---- system probing ---- */
+#define COVE_MAX_SYSFS_VALUE 64                 /* bytes read from one sysfs/procfs value file */
 
 #endif
