@@ -1,5 +1,9 @@
 #include "base/log.h"
 
+#include "base/buf.h"
+#include "base/limits.h"
+#include "base/str.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
@@ -36,31 +40,23 @@ int cove_log_enabled(enum cove_log_level level)
     return level <= log_level;
 }
 
-static void write_json_string(FILE *f, const char *s)
+/* Write msg as a JSON string; invalid UTF-8 becomes U+FFFD (see cove_json_escape). */
+static void write_json_string(FILE *f, const char *msg)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        default:
-            if (*p < 0x20)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
+    struct cove_buf b;
+    cove_buf_init(&b, COVE_LOG_MSG_MAX * 6 + 2);
+    if (cove_json_append_string(&b, msg, strlen(msg)) == COVE_OK)
+        fwrite(b.data, 1, b.len, f);
+    else
+        fputs("\"(message could not be encoded)\"", f);
+    cove_buf_release(&b);
 }
 
 void cove_log(enum cove_log_level level, const char *fmt, ...)
 {
     if (!cove_log_enabled(level))
         return;
-    char msg[1024];
+    char msg[COVE_LOG_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
