@@ -38,6 +38,12 @@ enum cove_gguf_vtype {
     COVE_GGUF_VTYPE_COUNT
 };
 
+/* Bytes of one element of a fixed-size value type; 0 for STRING, ARRAY and unknown numbers. */
+size_t cove_gguf_vtype_size(uint32_t type);
+
+/* Name of a value type as the specification spells it ("uint32", "string"); "?" when unknown. */
+const char *cove_gguf_vtype_name(uint32_t type);
+
 /* Tensor element types, numbered as ggml numbers them (GGML_TYPE_*). */
 enum cove_ggml_type {
     COVE_TYPE_F32 = 0,
@@ -126,10 +132,21 @@ typedef struct cove_gguf_tensor {
 
 typedef struct cove_gguf cove_gguf;
 
-/* Map and validate a GGUF file. On success *out owns the mapping. */
+/*
+ * Map and validate a GGUF file (versions 2 and 3, little-endian). On success
+ * *out owns the mapping; on failure *out is NULL and err says what and where,
+ * e.g. "tensor 'blk.0.attn_q.weight': data (...) ends past the end of the
+ * file (size M)". Returns COVE_ERR_NOT_FOUND (no such file), COVE_ERR_IO
+ * (cannot open or map; not a regular file), COVE_ERR_FORMAT (malformed),
+ * COVE_ERR_UNSUPPORTED (version 1 or > 3, big-endian, unknown tensor type),
+ * COVE_ERR_LIMIT (a bound of limits.h exceeded), COVE_ERR_NOMEM.
+ * Work and memory are linear in the size of the header; the indexes built at
+ * open (hashes of keys and tensor names, one offset per string in an array,
+ * one record per array) are bounded by limits.h and by the file size.
+ */
 cove_status cove_gguf_open(const char *path, cove_gguf **out, cove_error *err);
 
-/* Validate a GGUF image held in memory (borrowed; must outlive the handle). For fuzzing and tests. */
+/* As cove_gguf_open, over an image held in memory (borrowed; must outlive the handle). For fuzzing and tests. */
 cove_status cove_gguf_open_memory(const void *data, size_t size, cove_gguf **out, cove_error *err);
 
 /* Release the handle and its mapping. NULL is a no-op. */
@@ -137,7 +154,9 @@ void cove_gguf_free(cove_gguf *g);
 
 uint32_t cove_gguf_version(const cove_gguf *g);
 uint64_t cove_gguf_alignment(const cove_gguf *g);
-uint64_t cove_gguf_data_offset(const cove_gguf *g); /* start of the tensor data section */
+/* Start of the tensor data section; may lie past the end of a file without tensors. */
+uint64_t cove_gguf_data_offset(const cove_gguf *g);
+uint64_t cove_gguf_size(const cove_gguf *g);        /* bytes in the whole file image */
 
 /* Metadata by index (0..n-1) and by key. */
 uint64_t cove_gguf_kv_count(const cove_gguf *g);
@@ -155,10 +174,17 @@ cove_status cove_gguf_get_str(const cove_gguf *g, const char *key, cove_gguf_str
 /* Array of the given key: element type and count. */
 cove_status cove_gguf_get_arr(const cove_gguf *g, const char *key, enum cove_gguf_vtype *elem_type,
                               uint64_t *count);
-/* Element i of an array of strings (key names the array). */
+/* Element i of an array of strings (key names the array), in O(1); COVE_ERR_INVALID_ARG when i >= count. */
 cove_status cove_gguf_arr_str(const cove_gguf *g, const char *key, uint64_t i, cove_gguf_str *out);
 /* Pointer to the raw little-endian elements of a numeric array (borrowed). */
 cove_status cove_gguf_arr_data(const cove_gguf *g, const char *key, const void **data);
+/*
+ * Element i of any array value `arr` (from cove_gguf_kv_value or from an
+ * earlier call, so nested arrays can be walked), in O(1). Numbers are widened
+ * as in cove_gguf_value; a string or array element borrows from the file.
+ * Returns COVE_ERR_INVALID_ARG when arr is not an array of g or i >= count.
+ */
+cove_status cove_gguf_arr_get(const cove_gguf *g, const cove_gguf_value *arr, uint64_t i, cove_gguf_value *out);
 
 /* Tensors by index and by name. */
 uint64_t cove_gguf_tensor_count(const cove_gguf *g);
@@ -170,10 +196,23 @@ int cove_gguf_str_eq(cove_gguf_str s, const char *c);
 
 /* ---- writer ---- */
 
+/*
+ * The writer collects metadata and tensors (copying every input) and writes a
+ * version 3 file. It accepts only what the reader accepts: keys are non-empty
+ * unique UTF-8 of at most COVE_GGUF_MAX_KEY_LEN bytes, strings are UTF-8, and
+ * the bounds of limits.h apply. Setters return COVE_ERR_INVALID_ARG for a bad
+ * or duplicate key or value, COVE_ERR_LIMIT past a bound, COVE_ERR_NOMEM;
+ * on failure the writer is unchanged. Keys are checked for duplicates by a
+ * linear scan: meant for the few dozen keys of a model file.
+ *
+ * general.alignment: when the caller sets it (any unsigned integer type, a
+ * power of two up to COVE_GGUF_MAX_ALIGNMENT) it is used; otherwise a uint32
+ * general.alignment of 32 is written first.
+ */
 typedef struct cove_gguf_writer cove_gguf_writer;
 
 cove_status cove_gguf_writer_create(cove_gguf_writer **out);
-void cove_gguf_writer_free(cove_gguf_writer *w);
+void cove_gguf_writer_free(cove_gguf_writer *w); /* NULL is a no-op */
 
 /* Metadata (copied). Keys must be unique. */
 cove_status cove_gguf_writer_set_u32(cove_gguf_writer *w, const char *key, uint32_t v);
@@ -182,17 +221,41 @@ cove_status cove_gguf_writer_set_u64(cove_gguf_writer *w, const char *key, uint6
 cove_status cove_gguf_writer_set_f32(cove_gguf_writer *w, const char *key, float v);
 cove_status cove_gguf_writer_set_bool(cove_gguf_writer *w, const char *key, int v);
 cove_status cove_gguf_writer_set_str(cove_gguf_writer *w, const char *key, const char *v);
+/*
+ * Any fixed-size type: `value` points to the native C value (uint8_t, int8_t,
+ * uint16_t, ..., float, double; a bool is a uint8_t holding 0 or 1).
+ */
+cove_status cove_gguf_writer_set_scalar(cove_gguf_writer *w, const char *key, enum cove_gguf_vtype type,
+                                        const void *value);
 /* Numeric array: `data` holds `count` little-endian elements of `elem_type` (copied). */
 cove_status cove_gguf_writer_set_arr(cove_gguf_writer *w, const char *key, enum cove_gguf_vtype elem_type,
                                      const void *data, uint64_t count);
 cove_status cove_gguf_writer_set_arr_str(cove_gguf_writer *w, const char *key, const char *const *strs,
                                          uint64_t count);
+/*
+ * Any value, given as its encoding in a file (the bytes after the type field;
+ * for an array: u32 element type, u64 count, elements). This is how nested
+ * arrays are written. The bytes must hold exactly one value that the reader
+ * accepts (COVE_ERR_FORMAT / COVE_ERR_LIMIT with a message otherwise); copied.
+ */
+cove_status cove_gguf_writer_set_raw(cove_gguf_writer *w, const char *key, enum cove_gguf_vtype type,
+                                     const void *bytes, size_t n, cove_error *err);
 
-/* Add a tensor; `data` (n_bytes for its shape and type) is copied. */
+/*
+ * Add a tensor; `data` (n_bytes for its shape and type) is copied, or NULL for
+ * zeros. Tensors are laid out in the order added, each aligned.
+ */
 cove_status cove_gguf_writer_add_tensor(cove_gguf_writer *w, const char *name, enum cove_ggml_type type,
                                         uint32_t n_dims, const uint64_t *ne, const void *data);
 
-/* Write version 3 with general.alignment (default 32) to `path` (atomically: temp file + rename). */
+/*
+ * Write version 3 to `path` atomically: a temporary file in the same
+ * directory, fsync, rename over `path`, fsync of the directory. On failure the
+ * temporary file is removed and `path` is untouched.
+ */
 cove_status cove_gguf_writer_save(cove_gguf_writer *w, const char *path, cove_error *err);
+
+/* The same bytes as save, in memory: *out (cove_malloc'd, the caller frees with cove_free), *size. */
+cove_status cove_gguf_writer_to_memory(cove_gguf_writer *w, void **out, size_t *size, cove_error *err);
 
 #endif
