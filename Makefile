@@ -11,7 +11,7 @@ export COVE_TEST_MODELS
 
 CMAKE_FLAGS ?=
 
-.PHONY: all build asan fuzz deps models demo check check-release check-asan fuzz-run clean
+.PHONY: all build asan fuzz-build fuzz deps models demo check check-release check-asan check-fuzz clean
 
 all: build
 
@@ -29,7 +29,7 @@ asan:
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCOVE_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-fuzz:
+fuzz-build:
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOVE_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
@@ -45,9 +45,22 @@ check-asan: asan
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS) -LE slow
 
+# Each libFuzzer target runs briefly over its seeds (ctest label fuzz).
+check-fuzz: fuzz-build
+	@cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz
+
+# make fuzz: longer fuzzing, FUZZ_SECONDS per target, new inputs kept in $(FUZZ_BUILD)/found-*.
+FUZZ_SECONDS ?= 300
+fuzz: fuzz-build
+	@for t in $(FUZZ_BUILD)/tests/fuzz/fuzz_*; do \
+	  n=$$(basename $$t); mkdir -p $(FUZZ_BUILD)/found-$$n; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/found-$$n tests/fuzz/corpus/$${n#fuzz_} || exit 1; \
+	done
+
 check: deps models
 	@$(MAKE) --no-print-directory check-release
 	@$(MAKE) --no-print-directory check-asan
+	@$(MAKE) --no-print-directory check-fuzz
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
