@@ -1,10 +1,282 @@
+/*
+ * app/cmd_complete.c - `cove complete`: generate text from a prompt with a local model.
+ *
+ * Only the generated text goes to stdout, streamed and flushed token by token (no newline
+ * is added at the end); timings go to stderr with -v.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "base/alloc.h"
 #include "cli.h"
+#include "cove/engine.h"
+
+#define CMD "complete"
+
+typedef struct complete_opts {
+    const char *model;
+    const char *prompt; /* NULL: start from BOS alone */
+    long n_predict;
+    long n_ctx;
+    long n_threads;
+    int seed_given;
+    long long seed;
+    int verbose;
+    cove_sampler_params sp;
+} complete_opts;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cove complete -m MODEL [-p PROMPT] [-n N] [--temp T] [--seed S] [-t THREADS]\n"
+            "                     [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
+            "                     [--ctx N] [-v]\n\n"
+            "Continues PROMPT with the model (a GGUF file) and prints only the generated text,\n"
+            "token by token. Without -p, generation starts from the BOS token alone. Control\n"
+            "tokens written in the prompt (\"<s>\") are read as those tokens.\n\n"
+            "  -m MODEL            GGUF model file\n"
+            "  -p PROMPT           text to continue\n"
+            "  -n N                tokens to generate (default 128; -1: until end of text\n"
+            "                      or a full context)\n"
+            "  --temp T            temperature; 0 is greedy (default 0.8)\n"
+            "  --seed S            random seed (default: a fresh one each run)\n"
+            "  -t THREADS          threads (default: all cores)\n"
+            "  --top-k K           keep the K most likely tokens; 0: off (default 40)\n"
+            "  --top-p P           nucleus sampling; 1: off (default 0.95)\n"
+            "  --min-p P           drop tokens below P times the best; 0: off (default 0.05)\n"
+            "  --repeat-penalty R  penalise the last 64 tokens; 1: off (default 1.0)\n"
+            "  --ctx N             context size in tokens (default: the model's, at most %d)\n"
+            "  -v                  timings and model facts on stderr\n\n"
+            "Exit status: 0 done, 1 error (model, prompt too long), 2 bad usage.\n",
+            COVE_CTX_DEFAULT_MAX);
+}
+
+/* Parse one option with a value; returns 0, or an exit code. */
+static int parse_value(complete_opts *o, const char *opt, const char *val)
+{
+    long l;
+    double d;
+    int ok = 1;
+    if (strcmp(opt, "-m") == 0)
+        o->model = val;
+    else if (strcmp(opt, "-p") == 0)
+        o->prompt = val;
+    else if (strcmp(opt, "-n") == 0)
+        ok = cli_parse_long(val, -1, 1L << 30, &o->n_predict) == 0;
+    else if (strcmp(opt, "--ctx") == 0)
+        ok = cli_parse_long(val, 1, 1L << 20, &o->n_ctx) == 0;
+    else if (strcmp(opt, "-t") == 0)
+        ok = cli_parse_long(val, 1, 256, &o->n_threads) == 0;
+    else if (strcmp(opt, "--seed") == 0) {
+        ok = cli_parse_long(val, 0, 0x7fffffffL, &l) == 0;
+        o->seed = l;
+        o->seed_given = 1;
+    } else if (strcmp(opt, "--top-k") == 0) {
+        ok = cli_parse_long(val, 0, 1L << 30, &l) == 0;
+        o->sp.top_k = (int32_t)l;
+    } else if (cli_parse_double(val, &d) != 0 || d != d) {
+        ok = 0;
+    } else if (strcmp(opt, "--temp") == 0) {
+        o->sp.temp = (float)d;
+    } else if (strcmp(opt, "--top-p") == 0) {
+        o->sp.top_p = (float)d;
+    } else if (strcmp(opt, "--min-p") == 0) {
+        o->sp.min_p = (float)d;
+    } else if (strcmp(opt, "--repeat-penalty") == 0) {
+        ok = d > 0;
+        o->sp.repeat_penalty = (float)d;
+    } else {
+        return cli_usage_error(CMD, "unknown option '%s'", opt);
+    }
+    return ok ? 0 : cli_usage_error(CMD, "bad value '%s' for %s", val, opt);
+}
+
+static int takes_value(const char *opt)
+{
+    static const char *const with_value[] = {"-m", "-p", "-n", "--ctx", "-t", "--seed", "--top-k",
+                                             "--temp", "--top-p", "--min-p", "--repeat-penalty"};
+    for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
+        if (strcmp(opt, with_value[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Returns -1 to go on, or an exit code. */
+static int parse_args(complete_opts *o, int argc, char **argv)
+{
+    *o = (complete_opts){.n_predict = 128, .sp = cove_sampler_default_params()};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            usage(stdout);
+            return COVE_EXIT_OK;
+        }
+        if (strcmp(a, "-v") == 0) {
+            o->verbose = 1;
+            continue;
+        }
+        if (!takes_value(a))
+            return cli_usage_error(CMD, "unexpected argument '%s'", a);
+        if (i + 1 >= argc)
+            return cli_usage_error(CMD, "%s needs a value", a);
+        int rc = parse_value(o, a, argv[++i]);
+        if (rc)
+            return rc;
+    }
+    if (!o->model)
+        return cli_usage_error(CMD, "-m MODEL is required");
+    o->sp.seed = o->seed_given ? (uint64_t)o->seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    return -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The tokens generation starts from: the prompt's, or BOS alone. *out is cove_malloc'd. */
+static int prompt_tokens(const cove_model *m, const char *prompt, int32_t **out, int32_t *n)
+{
+    cove_error err = {0};
+    *out = NULL;
+    *n = 0;
+    size_t len = prompt ? strlen(prompt) : 0;
+    int32_t need = 1;
+    if (prompt && cove_tokenize(m, prompt, len, 1, 1, NULL, 0, &need, &err) != COVE_OK &&
+        err.status != COVE_ERR_LIMIT)
+        return cli_fail(CMD, "cannot tokenize the prompt: %s", cove_error_msg(&err));
+    *out = cove_malloc((need > 0 ? (size_t)need : 1) * sizeof **out);
+    if (!*out)
+        return cli_fail(CMD, "out of memory");
+    if (!prompt) {
+        (*out)[0] = cove_model_token_bos(m);
+        *n = (*out)[0] >= 0;
+    } else if (cove_tokenize(m, prompt, len, 1, 1, *out, need, n, &err) != COVE_OK) {
+        return cli_fail(CMD, "cannot tokenize the prompt: %s", cove_error_msg(&err));
+    }
+    if (*n == 0)
+        return cli_fail(CMD, "nothing to start from: the prompt is empty and the model has no BOS");
+    return 0;
+}
+
+/* Everything one run holds; released by run_free. */
+typedef struct complete_run {
+    cove_model *model;
+    cove_context *ctx;
+    cove_sampler *smp;
+    cove_detok *detok;
+    int32_t *prompt;
+    int32_t n_prompt;
+    int32_t n_gen;
+    double t_load, t_prompt, t_gen;
+} complete_run;
+
+static void run_free(complete_run *r)
+{
+    cove_detok_free(r->detok);
+    cove_sampler_free(r->smp);
+    cove_context_free(r->ctx);
+    cove_model_free(r->model);
+    cove_free(r->prompt);
+}
+
+static int run_setup(complete_run *r, const complete_opts *o)
+{
+    cove_error err = {0};
+    double t0 = now_s();
+    if (cove_model_load(o->model, cove_model_default_params(), &r->model, &err) != COVE_OK)
+        return cli_fail(CMD, "%s: %s", o->model, cove_error_msg(&err));
+    cove_context_params cp = cove_context_default_params();
+    cp.n_ctx = (int32_t)o->n_ctx;
+    cp.n_threads = (int32_t)o->n_threads;
+    if (cove_context_create(r->model, cp, &r->ctx, &err) != COVE_OK ||
+        cove_sampler_create(o->sp, cove_model_n_vocab(r->model), &r->smp, &err) != COVE_OK)
+        return cli_fail(CMD, "%s", cove_error_msg(&err));
+    if (cove_detok_create(r->model, 0, &r->detok) != COVE_OK)
+        return cli_fail(CMD, "out of memory");
+    r->t_load = now_s() - t0;
+    return prompt_tokens(r->model, o->prompt, &r->prompt, &r->n_prompt);
+}
+
+static int emit(complete_run *r, int32_t tok, int flush)
+{
+    char buf[COVE_DETOK_BUF_MIN];
+    size_t len = 0;
+    cove_status st = flush ? cove_detok_flush(r->detok, buf, sizeof buf, &len)
+                           : cove_detok_push(r->detok, tok, buf, sizeof buf, &len);
+    if (st != COVE_OK)
+        return cli_fail(CMD, "cannot decode token %d: %s", tok, cove_status_str(st));
+    if (len && (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0))
+        return cli_fail(CMD, "cannot write the output");
+    return 0;
+}
+
+static int generate(complete_run *r, const complete_opts *o)
+{
+    cove_error err = {0};
+    double t0 = now_s();
+    cove_batch b = {r->prompt, NULL, NULL, r->n_prompt, NULL};
+    if (cove_decode(r->ctx, &b, &err) != COVE_OK)
+        return cli_fail(CMD, "%s", cove_error_msg(&err));
+    for (int32_t i = 0; i < r->n_prompt; i++)
+        cove_sampler_accept(r->smp, r->prompt[i]);
+    r->t_prompt = now_s() - t0;
+    t0 = now_s();
+    for (long i = 0; o->n_predict < 0 || i < o->n_predict; i++) {
+        int32_t tok;
+        cove_sampler_sample(r->smp, cove_context_logits(r->ctx, -1), &tok);
+        if (cove_token_is_eog(r->model, tok))
+            break;
+        cove_sampler_accept(r->smp, tok);
+        r->n_gen++;
+        int rc = emit(r, tok, 0);
+        if (rc)
+            return rc;
+        if (o->n_predict >= 0 && i + 1 == o->n_predict)
+            break; /* the last token needs no forward pass */
+        if (cove_context_n_past(r->ctx, 0) >= cove_context_n_ctx(r->ctx)) {
+            fprintf(stderr, "\ncove complete: the context of %d tokens is full\n",
+                    cove_context_n_ctx(r->ctx));
+            break;
+        }
+        b = (cove_batch){&tok, NULL, NULL, 1, NULL};
+        if (cove_decode(r->ctx, &b, &err) != COVE_OK)
+            return cli_fail(CMD, "%s", cove_error_msg(&err));
+    }
+    r->t_gen = now_s() - t0;
+    return emit(r, 0, 1);
+}
+
+static void report(const complete_run *r)
+{
+    const cove_model *m = r->model;
+    fprintf(stderr, "\ncove complete: %s '%s': %llu parameters, %d layers, n_embd %d, vocab %d, "
+            "context %d\n", cove_model_arch(m), cove_model_name(m),
+            (unsigned long long)cove_model_n_params(m), cove_model_n_layer(m), cove_model_n_embd(m),
+            cove_model_n_vocab(m), cove_context_n_ctx(r->ctx));
+    fprintf(stderr, "cove complete: load %.1f ms; prompt %d tokens in %.2f ms (%.1f tok/s); "
+            "generated %d tokens in %.2f ms (%.1f tok/s)\n", r->t_load * 1e3, r->n_prompt,
+            r->t_prompt * 1e3, r->t_prompt > 0 ? r->n_prompt / r->t_prompt : 0.0, r->n_gen,
+            r->t_gen * 1e3, r->t_gen > 0 ? r->n_gen / r->t_gen : 0.0);
+}
 
 int cove_cmd_complete(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_fail("complete", "not available yet");
+    complete_opts o;
+    int rc = parse_args(&o, argc, argv);
+    if (rc >= 0)
+        return rc;
+    complete_run r = {0};
+    rc = run_setup(&r, &o);
+    if (rc == 0)
+        rc = generate(&r, &o);
+    if (rc == 0 && o.verbose)
+        report(&r);
+    run_free(&r);
+    return rc;
 }

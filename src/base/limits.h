@@ -38,6 +38,7 @@
 #define COVE_CHAT_MAX_PROMPT_BYTES (16u << 20)  /* bytes of one formatted prompt */
 #define COVE_CHAT_MAX_TEMPLATE_BYTES (16u << 20) /* bytes of a chat template text inspected */
 #define COVE_CHAT_MAX_DEFAULT_SYSTEM 4096       /* bytes of a default system prompt in a template */
+#define COVE_CHAT_MAX_JSON_DEPTH 128           /* nesting of a tool definition re-indented (llama 3.1) */
 
 /* ---- model and inference ---- */
 #define COVE_MAX_LAYERS 512

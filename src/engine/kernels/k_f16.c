@@ -1,0 +1,54 @@
+/*
+ * engine/kernels/k_f16.c - the f16 kernel (scalar reference).
+ */
+#include <string.h>
+
+#include "engine/gguf/gguf.h"
+#include "engine/kernels/kernels_int.h"
+
+/* Rows in a GGUF mapping are only 2-byte aligned at best: read through memcpy. */
+static uint16_t load_u16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static float f16_dot(const void *row, const float *x, int64_t n)
+{
+    const uint8_t *p = row;
+    float s[4] = {0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++)
+            s[j] += cove_f16_to_f32_inline(load_u16(p + 2 * (i + j))) * x[i + j];
+    for (; i < n; i++)
+        s[0] += cove_f16_to_f32_inline(load_u16(p + 2 * i)) * x[i];
+    return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+static void f16_to_f32(const void *row, float *dst, int64_t n)
+{
+    const uint8_t *p = row;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = cove_f16_to_f32_inline(load_u16(p + 2 * i));
+}
+
+static void f16_from_f32(const float *src, void *dst, int64_t n)
+{
+    uint8_t *p = dst;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h = cove_f32_to_f16(src[i]);
+        memcpy(p + 2 * i, &h, sizeof h);
+    }
+}
+
+const cove_kernel cove_kernel_f16 = {
+    .type = COVE_TYPE_F16,
+    .name = "f16",
+    .block_size = 1,
+    .block_bytes = 2,
+    .dot = f16_dot,
+    .to_f32 = f16_to_f32,
+    .from_f32 = f16_from_f32,
+};

@@ -1,0 +1,173 @@
+/*
+ * tests/engine/test_kernels.c - the kernel table against plain references.
+ *
+ * Half-precision conversions are checked exhaustively (every f16 value) and against a
+ * nearest-value search for f32 inputs; every table entry's dot product and row
+ * conversion is checked against double arithmetic.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/gguf/gguf.h"
+#include "engine/kernels/kernels.h"
+#include "test.h"
+
+/* f16 value from the format's definition. */
+static double half_value(uint16_t h)
+{
+    int e = (h >> 10) & 31, f = h & 1023;
+    double v = e == 0 ? ldexp((double)f, -24) : e == 31 ? (f ? NAN : INFINITY) : ldexp(1024.0 + f, e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+static float bits_to_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Nearest f16 to x by search over the ordered positive halves; ties to even. */
+static uint16_t ref_to_half(float x)
+{
+    uint16_t sign = signbit(x) ? 0x8000 : 0;
+    double a = fabs((double)x);
+    if (isnan(x))
+        return 0x7e00;
+    if (a >= 65520.0)
+        return sign | 0x7c00;
+    uint16_t lo = 0, hi = 0x7bff; /* largest h with value <= a */
+    while (lo < hi) {
+        uint16_t mid = (uint16_t)((lo + hi + 1) / 2);
+        if (half_value(mid) <= a)
+            lo = mid;
+        else
+            hi = (uint16_t)(mid - 1);
+    }
+    if (lo == 0x7bff)
+        return sign | 0x7bff;
+    double dl = a - half_value(lo), du = half_value((uint16_t)(lo + 1)) - a;
+    uint16_t h = dl < du ? lo : du < dl ? (uint16_t)(lo + 1) : (lo & 1) ? (uint16_t)(lo + 1) : lo;
+    return sign | h;
+}
+
+TEST(kernels_f16_to_f32_exhaustive)
+{
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = cove_f16_to_f32((uint16_t)h);
+        double want = half_value((uint16_t)h);
+        if (isnan(want)) {
+            CHECK_MSG(isnan(f), "0x%04x should be NaN", h);
+            CHECK_MSG(isnan(cove_f16_to_f32(cove_f32_to_f16(f))), "NaN 0x%04x lost", h);
+            continue;
+        }
+        CHECK_MSG((double)f == want && !signbit(f) == !signbit(want), "0x%04x -> %g, want %g", h, f, want);
+        CHECK_MSG(cove_f32_to_f16(f) == h, "0x%04x does not round-trip", h);
+    }
+}
+
+TEST(kernels_f32_to_f16_rounding)
+{
+    /* every 4099th f32 bit pattern, both signs, covers subnormals, normals and overflow */
+    for (uint64_t u = 0; u < 0x100000000ull; u += 4099) {
+        float x = bits_to_float((uint32_t)u);
+        if (isnan(x))
+            continue;
+        uint16_t got = cove_f32_to_f16(x), want = ref_to_half(x);
+        CHECK_MSG(got == want, "%a -> 0x%04x, want 0x%04x", x, got, want);
+    }
+    /* the exact midpoints between neighbouring halves go to the even one */
+    for (uint16_t h = 0; h < 0x7bff; h++) {
+        float mid = (float)((half_value(h) + half_value((uint16_t)(h + 1))) / 2);
+        uint16_t want = (h & 1) ? (uint16_t)(h + 1) : h;
+        CHECK_MSG(cove_f32_to_f16(mid) == want, "midpoint above 0x%04x", h);
+        CHECK_MSG(cove_f32_to_f16(-mid) == (want | 0x8000), "negative midpoint above 0x%04x", h);
+    }
+    CHECK_EQ_INT(cove_f32_to_f16(65519.99f), 0x7bff);
+    CHECK_EQ_INT(cove_f32_to_f16(65520.0f), 0x7c00);
+    CHECK_EQ_INT(cove_f32_to_f16(INFINITY), 0x7c00);
+    CHECK_EQ_INT(cove_f32_to_f16(-INFINITY), 0xfc00);
+    CHECK_EQ_INT(cove_f32_to_f16(ldexpf(1.0f, -25)), 0);        /* half of the smallest: even */
+    CHECK_EQ_INT(cove_f32_to_f16(ldexpf(1.5f, -25)), 1);
+    CHECK_EQ_INT(cove_f32_to_f16(-0.0f), 0x8000);
+}
+
+TEST(kernels_bf16)
+{
+    for (uint64_t u = 0; u < 0x100000000ull; u += 65537) {
+        float x = bits_to_float((uint32_t)u);
+        uint16_t b = cove_f32_to_bf16(x);
+        if (isnan(x)) {
+            CHECK(isnan(cove_bf16_to_f32(b)));
+            continue;
+        }
+        uint16_t t = (uint16_t)(u >> 16);
+        double lo = cove_bf16_to_f32(t), hi = cove_bf16_to_f32((uint16_t)(t + 1));
+        if (isinf(hi)) /* overflow rounds as if the next value were 2^128 */
+            hi = copysign(ldexp(1.0, 128), hi);
+        double dl = fabs((double)x - lo), du = fabs(hi - (double)x);
+        uint16_t want = dl < du ? t : du < dl ? (uint16_t)(t + 1) : (t & 1) ? (uint16_t)(t + 1) : t;
+        CHECK_MSG(b == want, "%a -> 0x%04x, want 0x%04x", x, b, want);
+    }
+}
+
+/* A row of n values of kernel k's type, with its exact f32 values in vals. */
+static void make_row(const cove_kernel *k, int n, uint8_t *row, float *vals)
+{
+    for (int i = 0; i < n; i++) {
+        float x = (float)sin(i * 0.37 + k->type) * 2.0f;
+        if (k->type == COVE_TYPE_F32) {
+            memcpy(row + 4 * i, &x, 4);
+        } else {
+            uint16_t h = k->type == COVE_TYPE_F16 ? cove_f32_to_f16(x) : cove_f32_to_bf16(x);
+            memcpy(row + 2 * i, &h, 2);
+        }
+    }
+    k->to_f32(row, vals, n);
+}
+
+TEST(kernels_table_against_reference)
+{
+    static const uint32_t types[] = {COVE_TYPE_F32, COVE_TYPE_F16, COVE_TYPE_BF16};
+    enum { N = 259 };
+    static uint8_t row[N * 4];
+    float vals[N], x[N], back[N];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)cos(i * 0.11);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        const cove_kernel *k = cove_kernel_for(types[t]);
+        CHECK(k && k->type == types[t]);
+        make_row(k, N, row, vals);
+        double want = 0, mag = 0;
+        for (int i = 0; i < N; i++) {
+            want += (double)vals[i] * x[i];
+            mag += fabs((double)vals[i] * x[i]);
+        }
+        float got = k->dot(row, x, N);
+        CHECK_MSG(fabs(got - want) <= 1e-6 * mag, "%s dot: %g, want %g", k->name, got, want);
+        k->from_f32(vals, row, N); /* the values are exact in the type: a round trip */
+        k->to_f32(row, back, N);
+        CHECK_MSG(memcmp(back, vals, sizeof vals) == 0, "%s round trip", k->name);
+        CHECK_EQ_INT(cove_kernel_row_bytes(k, N), (size_t)N * k->block_bytes);
+    }
+    CHECK(cove_kernel_for(COVE_TYPE_Q4_0 + 1000) == NULL);
+}
+
+TEST(kernels_matmul_batched_equals_single)
+{
+    enum { R = 7, C = 33, T = 3 };
+    static uint16_t w[R * C];
+    float x[T * C], y1[T * R], yb[T * R], buf[C];
+    for (int i = 0; i < R * C; i++)
+        w[i] = cove_f32_to_f16((float)sin(i * 0.5));
+    for (int i = 0; i < T * C; i++)
+        x[i] = (float)cos(i * 0.3);
+    const cove_kernel *k = cove_kernel_for(COVE_TYPE_F16);
+    cove_matrix m = {k, w, R, C, cove_kernel_row_bytes(k, C)};
+    for (int t = 0; t < T; t++)
+        cove_matmul(&m, x + t * C, 1, y1 + t * R, buf);
+    cove_matmul(&m, x, T, yb, buf);
+    for (int i = 0; i < T * R; i++)
+        CHECK_MSG(fabsf(y1[i] - yb[i]) <= 1e-5f * (1 + fabsf(y1[i])), "element %d", i);
+}
