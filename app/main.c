@@ -39,9 +39,12 @@ static void print_overview(FILE *f)
                "Private AI agents on small local language models.\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'cove COMMAND --help' explains a command.\n"
-               "Environment: COVE_MODELS (model cache, default ~/.cache/cove/models),\n"
-               "             COVE_LOG_LEVEL (error|warn|info|debug), COVE_LOG_FORMAT (plain|json).\n");
+    fprintf(f, "\n'cove COMMAND --help' explains a command.\n\nenvironment:\n"
+               "  COVE_MODELS      model cache (default ~/.cache/cove/models)\n"
+               "  COVE_CATALOGUE   model catalogue file (default: the one installed with cove)\n"
+               "  COVE_LOG_LEVEL   error | warn | info | debug (default warn)\n"
+               "  COVE_LOG_FORMAT  plain | json\n"
+               "  COVE_CPU_DISABLE CPU features to leave unused, e.g. avx512,avx2\n");
 }
 
 static int cmd_help(int argc, char **argv)
@@ -52,6 +55,10 @@ static int cmd_help(int argc, char **argv)
     }
     if (argc > 2)
         return cli_usage_error("help", "expected at most one command name");
+    if (cli_is_help(argv[1])) {
+        print_overview(stdout);
+        return COVE_EXIT_OK;
+    }
     const cove_cmd *c = find_cmd(argv[1]);
     if (!c)
         return cli_usage_error("help", "unknown command '%s'", argv[1]);

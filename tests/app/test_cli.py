@@ -23,7 +23,8 @@ def check(name, cond, detail=""):
 r = run("help")
 check("help exits 0", r.returncode == 0, r.stderr)
 check("help lists commands on stdout", "complete" in r.stdout and "pull" in r.stdout)
-commands = [l.split()[0] for l in r.stdout.splitlines() if l.startswith("  ") and l.strip()]
+section = r.stdout.split("commands:\n", 1)[1].split("\n\n", 1)[0]
+commands = [l.split()[0] for l in section.splitlines() if l.strip()]
 check("help lists several commands", len(commands) >= 5, str(commands))
 for c in commands:
     r = run(c, "--help")
