@@ -1,0 +1,2 @@
+/* Placeholder: the converter lands here (safetensors + tokenizer -> GGUF). */
+typedef int cove_convert_placeholder;
