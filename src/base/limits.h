@@ -30,6 +30,9 @@
 #define COVE_MAX_VOCAB (1u << 20)               /* tokens in a vocabulary */
 #define COVE_MAX_TOKEN_BYTES 1024               /* bytes in one token's text */
 #define COVE_MAX_TOKENIZE_BYTES (64u << 20)     /* bytes of text tokenized in one call */
+#define COVE_MAX_MERGES (1u << 21)              /* merges in a byte-level BPE vocabulary */
+#define COVE_MAX_BPE_WORD (1u << 16)            /* bytes of one pre-tokenized word merged at once;
+                                                   a longer word is merged in pieces this long */
 
 /* ---- chat templates ---- */
 #define COVE_CHAT_MAX_MESSAGES 16384            /* messages formatted into one prompt */
@@ -58,7 +61,20 @@
 #define COVE_MAX_CATALOGUE_ROWS 4096            /* rows (files) in the model catalogue */
 #define COVE_MAX_URL 8192                       /* bytes in a download URL */
 
+/* ---- converter: Hugging Face directories and safetensors ---- */
+#define COVE_ST_MAX_HEADER (100u << 20)         /* bytes of a safetensors JSON header (the format's cap) */
+#define COVE_ST_MAX_TENSORS 65536               /* tensors in one safetensors file */
+#define COVE_ST_MAX_SHARDS 1024                 /* files of one sharded checkpoint */
+#define COVE_ST_MAX_NAME 1024                   /* bytes in a safetensors tensor name */
+#define COVE_HF_MAX_JSON (128u << 20)           /* bytes of one JSON file (tokenizer.json, config.json) */
+#define COVE_HF_MAX_VOCAB_TXT (64u << 20)       /* bytes of a WordPiece vocab.txt */
+#define COVE_HF_MAX_MERGES (1u << 22)           /* BPE merges of one tokenizer */
+#define COVE_HF_MAX_TEMPLATE (1u << 20)         /* bytes of a chat template */
+
 /* ---- system probing ---- */
 #define COVE_MAX_SYSFS_VALUE 64                 /* bytes read from one sysfs/procfs value file */
+
+/* ---- embeddings ---- */
+#define COVE_MAX_EMBED_BATCH 65536              /* tokens in one pass of an embedder (n_batch) */
 
 #endif

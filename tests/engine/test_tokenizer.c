@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cove/engine.h"
+#include "engine/gguf/gguf.h"
 #include "test.h"
 
 #define SPM_VOCAB "vocab/ggml-vocab-llama-spm.gguf"
@@ -288,12 +289,22 @@ TEST(tokenizer_stories_golden)
 
 TEST(tokenizer_unsupported_type)
 {
+    /* a vocabulary-only file whose tokenizer type cove does not have */
+    static const char *const toks[] = {"<unk>", "a", "b"};
+    char path[512];
+    snprintf(path, sizeof path, "%s/t5-vocab.gguf", test_tmpdir());
+    cove_gguf_writer *w = NULL;
+    cove_error err = {0};
+    CHECK_OK(cove_gguf_writer_create(&w));
+    int ok = cove_gguf_writer_set_str(w, "tokenizer.ggml.model", "t5") == COVE_OK &&
+             cove_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 3) == COVE_OK &&
+             cove_gguf_writer_save(w, path, &err) == COVE_OK;
+    cove_gguf_writer_free(w);
+    CHECK(ok);
     cove_model_params mp = cove_model_default_params();
     mp.vocab_only = 1;
     cove_model *m = NULL;
-    cove_error err = {0};
-    CHECK_EQ_INT(cove_model_load(test_model_path("vocab/ggml-vocab-gpt-2.gguf"), mp, &m, &err),
-                 COVE_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(cove_model_load(path, mp, &m, &err), COVE_ERR_UNSUPPORTED);
     CHECK(m == NULL);
-    CHECK(strstr(err.msg, "gpt2") != NULL);
+    CHECK(strstr(err.msg, "t5") != NULL);
 }

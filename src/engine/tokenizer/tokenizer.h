@@ -3,8 +3,9 @@
  *
  * A cove_vocab is loaded from the tokenizer.ggml.* metadata of a GGUF file and
  * serves every tokenizer type through one table (tokenizer_int.h): the type is
- * picked by tokenizer.ggml.model ("llama" is SentencePiece; byte-level BPE and
- * WordPiece join as their own files). The public calls in cove/engine.h
+ * picked by tokenizer.ggml.model ("llama" SentencePiece, spm.c; "gpt2" byte-level
+ * BPE, bpe.c with the pre-tokenizers of bpe_pretok.c; "bert" WordPiece, wpm.c;
+ * docs/tokenizer.md). The public calls in cove/engine.h
  * (cove_tokenize, cove_token_to_piece, cove_detok_*) are thin wrappers over these.
  *
  * Ownership: the vocabulary copies every token text it keeps (NUL-terminated),
@@ -38,7 +39,8 @@ int32_t cove_vocab_eos(const cove_vocab *v);
 int32_t cove_vocab_unk(const cove_vocab *v);
 int32_t cove_vocab_pad(const cove_vocab *v);
 int cove_vocab_is_eog(const cove_vocab *v, int32_t token);
-/* 1 when the tokenizer puts a space before the text (SentencePiece add_space_prefix). */
+/* 1 when decoded text starts with a space the text did not have: SentencePiece's
+ * add_space_prefix, and WordPiece, whose word-start pieces begin with a space. */
 int cove_vocab_adds_space_prefix(const cove_vocab *v);
 
 const char *cove_vocab_text(const cove_vocab *v, int32_t token); /* NULL when out of range */

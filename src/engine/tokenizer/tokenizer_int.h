@@ -1,7 +1,7 @@
 /*
  * engine/tokenizer/tokenizer_int.h - the vocabulary's insides and the tokenizer-type table.
  *
- * A tokenizer type is one cove_tok_type entry in its own file (spm.c, later bpe.c, wpm.c),
+ * A tokenizer type is one cove_tok_type entry in its own file (spm.c, bpe.c, wpm.c),
  * registered in vocab.c. The vocabulary code does what every type shares: loading the
  * token arrays, the text -> id hash, splitting the text around special tokens and adding
  * BOS/EOS. The entry encodes one fragment of plain text and renders one token's text.
@@ -39,7 +39,30 @@ typedef struct cove_tok_type {
     size_t (*piece)(const cove_vocab *v, int32_t token, int special, char *buf, size_t n);
 } cove_tok_type;
 
-extern const cove_tok_type cove_tok_spm; /* spm.c */
+extern const cove_tok_type cove_tok_spm; /* spm.c: SentencePiece, "llama" */
+extern const cove_tok_type cove_tok_bpe; /* bpe.c: byte-level BPE, "gpt2" */
+extern const cove_tok_type cove_tok_wpm; /* wpm.c: WordPiece, "bert" */
+
+/* ---- pre-tokenizers of byte-level BPE (bpe_pretok.c) ---- */
+
+/* A registered pre-tokenizer: the word splitting of one model family. */
+typedef struct cove_pretok cove_pretok;
+
+/* Receives each word of a split in order; a status other than COVE_OK stops the split. */
+typedef cove_status (*cove_pretok_fn)(void *ctx, const char *word, size_t len);
+
+/* The pre-tokenizer for a tokenizer.ggml.pre value (name[0..len)), or NULL when unknown. */
+const cove_pretok *cove_pretok_find(const char *name, size_t len);
+/* The one used when a vocabulary names none: GPT-2's. */
+const cove_pretok *cove_pretok_default(void);
+/* Family name ("gpt2", "llama3", "deepseek-llm", ...); static. */
+const char *cove_pretok_family(const cove_pretok *p);
+/* 1 when a word that is a token as a whole is not merged (llama 3's ignore_merges). */
+int cove_pretok_ignore_merges(const cove_pretok *p);
+/* Split text[0..len) into words (never empty; together exactly the text) and call fn on
+ * each. Returns the first status fn returns other than COVE_OK, else COVE_OK. */
+cove_status cove_pretok_split(const cove_pretok *p, const char *text, size_t len,
+                              cove_pretok_fn fn, void *ctx);
 
 struct cove_vocab {
     const cove_tok_type *tt;

@@ -15,6 +15,8 @@ _Static_assert(COVE_TOKEN_PIECE_MAX == COVE_MAX_TOKEN_BYTES,
 /* Registered tokenizer types, looked up by tokenizer.ggml.model. */
 static const cove_tok_type *const tok_types[] = {
     &cove_tok_spm,
+    &cove_tok_bpe,
+    &cove_tok_wpm,
 };
 
 #define N_TOK_TYPES (sizeof tok_types / sizeof tok_types[0])
