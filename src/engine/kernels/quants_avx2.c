@@ -1,0 +1,508 @@
+/*
+ * engine/kernels/quants_avx2.c - AVX2 + FMA + F16C kernels (x86-64 only; this
+ * file alone is compiled with -mavx2 -mfma -mf16c and is entered only when
+ * the CPU has them).
+ *
+ * Integer dot products use vpmaddubsw (unsigned x signed bytes -> pairs of
+ * int16) and vpmaddwd. Weights are unpacked to unsigned bytes; the format's
+ * offset (Q4_0: 8, Q5_0: 16) is taken off as off * sum(y), computed with the
+ * same instruction. Q8_0 weights are signed and use the abs/sign trick.
+ * K-quants go through the canonical form of quants_int.h: q[256] < 64 and
+ * int16 scales and mins per 16, so one dot and one tile serve all five.
+ * Decode (one activation row) uses the gemv kernels of quants_x86.h.
+ *
+ * The type-generic kernels are `static inline` with always_inline and are
+ * called with a constant type, so the compiler emits one specialised copy
+ * per type (C's stand-in for templates).
+ */
+#if defined(__x86_64__)
+
+#include "engine/kernels/quants_x86.h"
+
+#define TR 4 /* tile rows (weights) */
+#define TC 3 /* tile columns (activations) */
+static_assert(TR == 4, "tile32 keeps the Q8_1 min terms of TR rows in one __m128");
+
+/* ---- F32 / F16 / BF16 weights, F32 activations ---- */
+
+INLINE float fdot(enum cove_ggml_type t, int n, const void *x, const void *y)
+{
+    const float *b = y;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(fload8(t, x, i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(fload8(t, x, i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(fload8(t, x, i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(fload8(t, x, i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(fload8(t, x, i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++)
+        s += fload1(t, x, i) * b[i];
+    return s;
+}
+
+/* TR x TC tile of float dots: each converted weight vector meets TC activation vectors. */
+INLINE void ftile(enum cove_ggml_type t, int k, const void *const *w, const void *const *x,
+                  float *out, size_t ldy, int nr, int nc)
+{
+    __m256 acc[TR][TC];
+    UNROLL
+    for (int r = 0; r < TR; r++)
+        UNROLL
+        for (int c = 0; c < TC; c++)
+            acc[r][c] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= k; i += 8) {
+        __m256 yv[TC];
+        UNROLL
+        for (int c = 0; c < TC; c++)
+            yv[c] = _mm256_loadu_ps((const float *)x[c] + i);
+        UNROLL
+        for (int r = 0; r < TR; r++) {
+            __m256 wv = fload8(t, w[r], i);
+            UNROLL
+            for (int c = 0; c < TC; c++)
+                acc[r][c] = _mm256_fmadd_ps(wv, yv[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int c = 0; c < nc; c++) {
+            float s = hsum_ps(acc[r][c]);
+            for (int j = i; j < k; j++)
+                s += fload1(t, w[r], j) * ((const float *)x[c])[j];
+            out[(size_t)c * ldy + (size_t)r] = s;
+        }
+}
+
+static float f32_dot(int n, const void *x, const void *y) { return fdot(COVE_TYPE_F32, n, x, y); }
+static float f16_dot(int n, const void *x, const void *y) { return fdot(COVE_TYPE_F16, n, x, y); }
+static float bf16_dot(int n, const void *x, const void *y) { return fdot(COVE_TYPE_BF16, n, x, y); }
+
+static void f32_tile(int k, const void *const *w, const void *const *x, float *o, size_t ldy, int nr, int nc)
+{
+    ftile(COVE_TYPE_F32, k, w, x, o, ldy, nr, nc);
+}
+static void f16_tile(int k, const void *const *w, const void *const *x, float *o, size_t ldy, int nr, int nc)
+{
+    ftile(COVE_TYPE_F16, k, w, x, o, ldy, nr, nc);
+}
+static void bf16_tile(int k, const void *const *w, const void *const *x, float *o, size_t ldy, int nr, int nc)
+{
+    ftile(COVE_TYPE_BF16, k, w, x, o, ldy, nr, nc);
+}
+
+static void f16_dequant(const void *x, float *y, int64_t n)
+{
+    const uint8_t *p = x;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 2 * i))));
+    for (; i < n; i++)
+        y[i] = f16(quant_load_u16(p + 2 * i));
+}
+
+static void f16_quant(const float *x, void *y, int64_t n)
+{
+    uint8_t *p = y;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(p + 2 * i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) {
+        uint16_t h = quant_f32_to_f16(x[i]);
+        memcpy(p + 2 * i, &h, 2);
+    }
+}
+
+static void bf16_dequant(const void *x, float *y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, fload8(COVE_TYPE_BF16, x, (int)i));
+    for (; i < n; i++)
+        y[i] = quant_bf16_to_f32(quant_load_u16((const uint8_t *)x + 2 * i));
+}
+
+/* Round to nearest even as quant_f32_to_bf16 does: NaN -> quiet NaN. */
+static void bf16_quant(const float *x, void *y, int64_t n)
+{
+    uint8_t *p = y;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256i u = _mm256_castps_si256(v);
+        __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+        __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff)));
+        r = _mm256_srli_epi32(r, 16);
+        __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        __m256i qn = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+        r = _mm256_blendv_epi8(r, qn, nan);
+        r = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+        _mm_storeu_si128((__m128i *)(p + 2 * i), _mm256_castsi256_si128(r));
+    }
+    for (; i < n; i++) {
+        uint16_t h = quant_f32_to_bf16(x[i]);
+        memcpy(p + 2 * i, &h, 2);
+    }
+}
+
+/* ---- activation quantizers (bit-exact with the reference) ---- */
+
+INLINE float amax_ps(const float *x, int n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8)
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+    return hmax_ps(m);
+}
+
+/* q[0..32) = rne(x * id) in -127..127; sums of the two halves of 16 in s[0], s[1]. */
+INLINE void q8_32(const float *x, float id, int8_t *q, int s[2])
+{
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), vid));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), vid));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), vid));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), vid));
+    s[0] = hsum_i32(_mm256_add_epi32(i0, i1));
+    s[1] = hsum_i32(_mm256_add_epi32(i2, i3));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, _mm256_max_epi8(p, _mm256_set1_epi8(-127)));
+}
+
+static void q8_0_quant(const float *x, void *y, int64_t n)
+{
+    block_q8_0 *b = y;
+    int s[2];
+    for (int64_t i = 0; i < n / QK32; i++) {
+        float d = amax_ps(x + i * QK32, QK32) / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        q8_32(x + i * QK32, id, b[i].qs, s);
+        b[i].d = quant_f32_to_f16(d);
+    }
+}
+
+static void q8_1_quant(const float *x, void *y, int64_t n)
+{
+    block_q8_1 *b = y;
+    int s[2];
+    for (int64_t i = 0; i < n / QK32; i++) {
+        float d = amax_ps(x + i * QK32, QK32) / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        q8_32(x + i * QK32, id, b[i].qs, s);
+        b[i].d = quant_f32_to_f16(d);
+        b[i].s = quant_f32_to_f16(d * (float)(s[0] + s[1]));
+    }
+}
+
+static void q8_K_quant(const float *x, void *y, int64_t n)
+{
+    block_q8_K *b = y;
+    int s[2];
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float *xb = x + i * QK_K;
+        float d = amax_ps(xb, QK_K) / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        UNROLL
+        for (int c = 0; c < 8; c++) {
+            q8_32(xb + 32 * c, id, b[i].qs + 32 * c, s);
+            b[i].bsums[2 * c] = (int16_t)s[0];
+            b[i].bsums[2 * c + 1] = (int16_t)s[1];
+        }
+        b[i].d = d;
+    }
+}
+
+/* ---- 32-element block types ---- */
+
+/* Block i of a row as 32 unsigned bytes (Q8_0: signed), its d and (Q4_1/Q5_1) m. */
+INLINE __m256i dec32(enum cove_ggml_type t, const void *row, int i, float *d, float *m)
+{
+    switch (t) {
+    case COVE_TYPE_Q4_0: {
+        const block_q4_0 *b = (const block_q4_0 *)row + i;
+        *d = f16(b->d);
+        return nib32(b->qs);
+    }
+    case COVE_TYPE_Q4_1: {
+        const block_q4_1 *b = (const block_q4_1 *)row + i;
+        *d = f16(b->d);
+        *m = f16(b->m);
+        return nib32(b->qs);
+    }
+    case COVE_TYPE_Q5_0: {
+        const block_q5_0 *b = (const block_q5_0 *)row + i;
+        *d = f16(b->d);
+        return _mm256_or_si256(nib32(b->qs), bit4_32(b->qh));
+    }
+    case COVE_TYPE_Q5_1: {
+        const block_q5_1 *b = (const block_q5_1 *)row + i;
+        *d = f16(b->d);
+        *m = f16(b->m);
+        return _mm256_or_si256(nib32(b->qs), bit4_32(b->qh));
+    }
+    default: {
+        const block_q8_0 *b = (const block_q8_0 *)row + i;
+        *d = f16(b->d);
+        return _mm256_loadu_si256((const __m256i *)b->qs);
+    }
+    }
+}
+
+/* Activation block i: its 32 bytes, d, and (Q8_1) s. */
+INLINE __m256i act32(enum cove_ggml_type t, const void *row, int i, float *d, float *s)
+{
+    if (uses_q8_1(t)) {
+        const block_q8_1 *b = (const block_q8_1 *)row + i;
+        *d = f16(b->d);
+        *s = f16(b->s);
+        return _mm256_loadu_si256((const __m256i *)b->qs);
+    }
+    const block_q8_0 *b = (const block_q8_0 *)row + i;
+    *d = f16(b->d);
+    *s = 0;
+    return _mm256_loadu_si256((const __m256i *)b->qs);
+}
+
+/*
+ * int16 pair sums of w . y minus the offset term: for Q8_0 (signed w) the
+ * abs/sign trick; otherwise maddubs(w, y) - e with e = maddubs(off, y).
+ */
+INLINE __m256i pdot32(enum cove_ggml_type t, __m256i w, __m256i aw, __m256i y, __m256i e)
+{
+    if (t == COVE_TYPE_Q8_0)
+        return _mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w));
+    __m256i p = _mm256_maddubs_epi16(w, y);
+    return off32(t) ? _mm256_sub_epi16(p, e) : p;
+}
+
+/*
+ * TR x TC tile: each weight block is unpacked once and meets TC activation
+ * blocks; each activation block (and its offset term) serves TR rows.
+ */
+INLINE void tile32(enum cove_ggml_type t, int k, const void *const *w, const void *const *x,
+                   float *out, size_t ldy, int nr, int nc)
+{
+    const __m256i ones = _mm256_set1_epi16(1), voff = _mm256_set1_epi8((char)off32(t));
+    __m256 acc[TR][TC];
+    __m128 accm[TC];
+    UNROLL
+    for (int c = 0; c < TC; c++) {
+        accm[c] = _mm_setzero_ps();
+        UNROLL
+        for (int r = 0; r < TR; r++)
+            acc[r][c] = _mm256_setzero_ps();
+    }
+    for (int i = 0; i < k / QK32; i++) {
+        __m256i yv[TC], e[TC];
+        float dy[TC], sy[TC], mw[TR] = {0};
+        UNROLL
+        for (int c = 0; c < TC; c++) {
+            yv[c] = act32(t, x[c], i, &dy[c], &sy[c]);
+            e[c] = off32(t) ? _mm256_maddubs_epi16(voff, yv[c]) : yv[c];
+        }
+        UNROLL
+        for (int r = 0; r < TR; r++) {
+            float dw;
+            __m256i wv = dec32(t, w[r], i, &dw, &mw[r]);
+            __m256i aw = t == COVE_TYPE_Q8_0 ? _mm256_abs_epi8(wv) : wv;
+            UNROLL
+            for (int c = 0; c < TC; c++) {
+                __m256i p = _mm256_madd_epi16(pdot32(t, wv, aw, yv[c], e[c]), ones);
+                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * dy[c]), acc[r][c]);
+            }
+        }
+        if (uses_q8_1(t)) {
+            __m128 mv = _mm_loadu_ps(mw);
+            UNROLL
+            for (int c = 0; c < TC; c++)
+                accm[c] = _mm_fmadd_ps(mv, _mm_set1_ps(sy[c]), accm[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        float m[4];
+        _mm_storeu_ps(m, accm[c]);
+        for (int r = 0; r < nr; r++)
+            out[(size_t)c * ldy + (size_t)r] = hsum_ps(acc[r][c]) + m[r];
+    }
+}
+
+INLINE void dequant32(enum cove_ggml_type t, const void *x, float *y, int64_t n)
+{
+    const __m256i voff = _mm256_set1_epi8((char)off32(t));
+    for (int i = 0; i < n / QK32; i++) {
+        float d, m = 0;
+        __m256i w = _mm256_sub_epi8(dec32(t, x, i, &d, &m), voff);
+        __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
+        __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+        __m256i part[4] = {_mm256_cvtepi8_epi32(lo), _mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)),
+                           _mm256_cvtepi8_epi32(hi), _mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))};
+        UNROLL
+        for (int j = 0; j < 4; j++) {
+            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(part[j]), vd);
+            if (uses_q8_1(t))
+                v = _mm256_add_ps(v, vm);
+            _mm256_storeu_ps(y + (int64_t)i * QK32 + 8 * j, v);
+        }
+    }
+}
+
+#define TYPE32(name, T)                                                                      \
+    static float name##_dot(int n, const void *x, const void *y) { return dot32(T, n, x, y); } \
+    static void name##_tile(int k, const void *const *w, const void *const *x, float *o,      \
+                            size_t ldy, int nr, int nc)                                       \
+    {                                                                                        \
+        tile32(T, k, w, x, o, ldy, nr, nc);                                                  \
+    }                                                                                        \
+    static void name##_dequant(const void *x, float *y, int64_t n) { dequant32(T, x, y, n); } \
+    static void name##_gemv(int k, const void *const *w, const void *const *x, float *o,      \
+                            size_t ldy, int nr, int nc)                                       \
+    {                                                                                        \
+        gemv32(T, k, w, x, o, nr);                                                           \
+    }
+TYPE32(q4_0, COVE_TYPE_Q4_0)
+TYPE32(q4_1, COVE_TYPE_Q4_1)
+TYPE32(q5_0, COVE_TYPE_Q5_0)
+TYPE32(q5_1, COVE_TYPE_Q5_1)
+TYPE32(q8_0, COVE_TYPE_Q8_0)
+
+/* ---- k-quants ---- */
+
+/* TR x TC tile of k-quant dots: TR blocks unpacked to L1 per super-block, int32 sums in registers. */
+INLINE void ktile(enum cove_ggml_type t, int k, const void *const *w, const void *const *x,
+                  float *out, size_t ldy, int nr, int nc)
+{
+    alignas(32) uint8_t q[TR][QK_K];
+    kscv ks[TR];
+    __m256 accf[TR][TC];
+    UNROLL
+    for (int r = 0; r < TR; r++)
+        UNROLL
+        for (int c = 0; c < TC; c++)
+            accf[r][c] = _mm256_setzero_ps();
+    for (int i = 0; i < k / QK_K; i++) {
+        const block_q8_K *yb[TC];
+        __m256i acc[TR][TC];
+        UNROLL
+        for (int c = 0; c < TC; c++)
+            yb[c] = (const block_q8_K *)x[c] + i;
+        UNROLL
+        for (int r = 0; r < TR; r++) {
+            kdec(t, w[r], i, q[r], &ks[r]);
+            UNROLL
+            for (int c = 0; c < TC; c++)
+                acc[r][c] = _mm256_setzero_si256();
+        }
+        UNROLL
+        for (int ch = 0; ch < 8; ch++)
+            UNROLL
+            for (int r = 0; r < TR; r++) {
+                __m256i wv = _mm256_load_si256((const __m256i *)(q[r] + 32 * ch));
+                __m256i sv = kscale2(ks[r].sc, ch);
+                UNROLL
+                for (int c = 0; c < TC; c++) {
+                    __m256i p = _mm256_maddubs_epi16(wv, _mm256_loadu_si256((const __m256i *)(yb[c]->qs + 32 * ch)));
+                    acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(p, sv));
+                }
+            }
+        UNROLL
+        for (int r = 0; r < TR; r++)
+            UNROLL
+            for (int c = 0; c < TC; c++)
+                accf[r][c] = kfinish(t, acc[r][c], _mm256_load_si256((const __m256i *)ks[r].mn), ks[r].d, ks[r].dmin, yb[c], accf[r][c]);
+    }
+    for (int r = 0; r < nr; r++)
+        for (int c = 0; c < nc; c++)
+            out[(size_t)c * ldy + (size_t)r] = hsum_ps(accf[r][c]);
+}
+
+/* Dequantize from the canonical form with the reference's float operations. */
+INLINE void kdequant(enum cove_ggml_type t, const void *x, float *y, int64_t n)
+{
+    alignas(32) uint8_t q[QK_K];
+    kscv k;
+    const int off = t == COVE_TYPE_Q3_K ? 4 : t == COVE_TYPE_Q6_K ? 32 : 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        kdec(t, x, i, q, &k);
+        UNROLL
+        for (int g = 0; g < 16; g++) {
+            __m256 dl = _mm256_set1_ps(k.d * (float)k.sc[g]), ml = _mm256_set1_ps(k.dmin * (float)k.mn[g]);
+            __m128i qv = _mm_load_si128((const __m128i *)(q + 16 * g));
+            qv = _mm_sub_epi8(qv, _mm_set1_epi8((char)off));
+            __m256 v0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(qv));
+            __m256 v1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(qv, 8)));
+            v0 = _mm256_mul_ps(dl, v0);
+            v1 = _mm256_mul_ps(dl, v1);
+            if (!off) {
+                v0 = _mm256_sub_ps(v0, ml);
+                v1 = _mm256_sub_ps(v1, ml);
+            }
+            _mm256_storeu_ps(y + (int64_t)i * QK_K + 16 * g, v0);
+            _mm256_storeu_ps(y + (int64_t)i * QK_K + 16 * g + 8, v1);
+        }
+    }
+}
+
+#define TYPEK(name, T)                                                                       \
+    static float name##_dot(int n, const void *x, const void *y) { return kdot(T, n, x, y); } \
+    static void name##_tile(int k, const void *const *w, const void *const *x, float *o,      \
+                            size_t ldy, int nr, int nc)                                       \
+    {                                                                                        \
+        ktile(T, k, w, x, o, ldy, nr, nc);                                                   \
+    }                                                                                        \
+    static void name##_dequant(const void *x, float *y, int64_t n) { kdequant(T, x, y, n); }
+TYPEK(q2_K, COVE_TYPE_Q2_K)
+TYPEK(q3_K, COVE_TYPE_Q3_K)
+TYPEK(q4_K, COVE_TYPE_Q4_K)
+TYPEK(q5_K, COVE_TYPE_Q5_K)
+TYPEK(q6_K, COVE_TYPE_Q6_K)
+
+/* ---- the table ---- */
+
+static void set(cove_quant_ops *o, cove_quant_dequant_fn dq, cove_quant_dot_fn dot, cove_quant_tile_fn tile)
+{
+    o->dequantize_row = dq;
+    o->vec_dot = dot;
+    o->gemm_tile = tile;
+    o->tile_rows = TR;
+    o->tile_cols = TC;
+}
+
+static void set_gemv(cove_quant_ops *o, cove_quant_tile_fn gemv)
+{
+    o->gemv_tile = gemv;
+    o->gemv_rows = GV_ROWS;
+}
+
+void cove_quants_avx2_fill(cove_quant_ops ops[COVE_TYPE_COUNT])
+{
+    set(&ops[COVE_TYPE_F32], ops[COVE_TYPE_F32].dequantize_row, f32_dot, f32_tile);
+    set(&ops[COVE_TYPE_F16], f16_dequant, f16_dot, f16_tile);
+    set(&ops[COVE_TYPE_BF16], bf16_dequant, bf16_dot, bf16_tile);
+    ops[COVE_TYPE_F16].quantize_row = f16_quant;
+    ops[COVE_TYPE_BF16].quantize_row = bf16_quant;
+    set(&ops[COVE_TYPE_Q4_0], q4_0_dequant, q4_0_dot, q4_0_tile);
+    set(&ops[COVE_TYPE_Q4_1], q4_1_dequant, q4_1_dot, q4_1_tile);
+    set(&ops[COVE_TYPE_Q5_0], q5_0_dequant, q5_0_dot, q5_0_tile);
+    set(&ops[COVE_TYPE_Q5_1], q5_1_dequant, q5_1_dot, q5_1_tile);
+    set(&ops[COVE_TYPE_Q8_0], q8_0_dequant, q8_0_dot, q8_0_tile);
+    set_gemv(&ops[COVE_TYPE_Q4_0], q4_0_gemv);
+    set_gemv(&ops[COVE_TYPE_Q4_1], q4_1_gemv);
+    set_gemv(&ops[COVE_TYPE_Q5_0], q5_0_gemv);
+    set_gemv(&ops[COVE_TYPE_Q5_1], q5_1_gemv);
+    set_gemv(&ops[COVE_TYPE_Q8_0], q8_0_gemv);
+    ops[COVE_TYPE_Q8_0].quantize_row = q8_0_quant;
+    ops[COVE_TYPE_Q8_1].quantize_row = q8_1_quant;
+    ops[COVE_TYPE_Q8_K].quantize_row = q8_K_quant;
+    set(&ops[COVE_TYPE_Q2_K], q2_K_dequant, q2_K_dot, q2_K_tile);
+    set(&ops[COVE_TYPE_Q3_K], q3_K_dequant, q3_K_dot, q3_K_tile);
+    set(&ops[COVE_TYPE_Q4_K], q4_K_dequant, q4_K_dot, q4_K_tile);
+    set(&ops[COVE_TYPE_Q5_K], q5_K_dequant, q5_K_dot, q5_K_tile);
+    set(&ops[COVE_TYPE_Q6_K], q6_K_dequant, q6_K_dot, q6_K_tile);
+}
+
+#else
+typedef int cove_quants_avx2_unused; /* ISO C wants a declaration */
+#endif /* __x86_64__ */

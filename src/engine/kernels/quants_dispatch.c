@@ -1,0 +1,207 @@
+/*
+ * engine/kernels/quants_dispatch.c - per-level tables of quant kernels, the
+ * choice of level from the CPU features, and the matrix product driver.
+ *
+ * The tables are built once (pthread_once) on first use: each level starts
+ * from a copy of the reference table and its file overrides what it speeds
+ * up. They are read-only afterwards, so any thread may use them.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "base/cpu.h"
+#include "engine/kernels/quants_int.h"
+
+#define TILE_MAX 8                /* largest tile_rows / tile_cols / gemv_rows a level may declare */
+#define GEMM_X_CHUNK (192u << 10) /* bytes of quantized activations kept hot in L2 */
+
+static cove_quant_ops tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
+static bool level_ok[COVE_KLEVEL_COUNT];
+static enum cove_klevel best_level = COVE_KLEVEL_SCALAR;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void fill_level(enum cove_klevel level, void (*const *fills)(cove_quant_ops *), int n)
+{
+    cove_quant_ops *t = tables[level];
+    cove_quants_ref_fill(t);
+    for (int i = 0; i < n; i++)
+        fills[i](t);
+    for (int i = 0; i < COVE_TYPE_COUNT; i++)
+        t[i].level = level;
+    level_ok[level] = true;
+    best_level = level;
+}
+
+static void tables_init(void)
+{
+    const cove_cpu_features *f = cove_cpu_get();
+    fill_level(COVE_KLEVEL_SCALAR, NULL, 0);
+#if defined(__x86_64__)
+    static void (*const avx2[])(cove_quant_ops *) = {cove_quants_avx2_fill};
+    static void (*const avx512[])(cove_quant_ops *) = {cove_quants_avx2_fill,
+                                                        cove_quants_avx512_fill};
+    if (!(f->avx2 && f->fma && f->f16c))
+        return;
+    fill_level(COVE_KLEVEL_AVX2, avx2, 1);
+    if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->avx512_vnni)
+        fill_level(COVE_KLEVEL_AVX512, avx512, 2);
+#elif defined(__aarch64__)
+    static void (*const neon[])(cove_quant_ops *) = {cove_quants_neon_fill};
+    if (f->neon)
+        fill_level(COVE_KLEVEL_NEON, neon, 1);
+#else
+    (void)f;
+#endif
+}
+
+const char *cove_klevel_name(enum cove_klevel level)
+{
+    static const char *const names[COVE_KLEVEL_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+    return (unsigned)level < COVE_KLEVEL_COUNT ? names[level] : "?";
+}
+
+const cove_quant_ops *cove_quant_ops_for_level(enum cove_ggml_type t, enum cove_klevel level)
+{
+    pthread_once(&tables_once, tables_init);
+    if ((unsigned)t >= COVE_TYPE_COUNT || (unsigned)level >= COVE_KLEVEL_COUNT || !level_ok[level])
+        return NULL;
+    const cove_quant_ops *ops = &tables[level][t];
+    return ops->block_size ? ops : NULL;
+}
+
+const cove_quant_ops *cove_quant_ops_get(enum cove_ggml_type t)
+{
+    pthread_once(&tables_once, tables_init);
+    return cove_quant_ops_for_level(t, best_level);
+}
+
+const cove_quant_ops *cove_quant_ops_ref(enum cove_ggml_type t)
+{
+    return cove_quant_ops_for_level(t, COVE_KLEVEL_SCALAR);
+}
+
+enum cove_klevel cove_quant_best_level(void)
+{
+    pthread_once(&tables_once, tables_init);
+    return best_level;
+}
+
+size_t cove_quant_row_bytes(enum cove_ggml_type t, int64_t k)
+{
+    const cove_quant_ops *ops = cove_quant_ops_ref(t);
+    if (!ops || k < 0 || k % ops->block_size)
+        return 0;
+    return (size_t)(k / ops->block_size) * ops->block_bytes;
+}
+
+size_t cove_quant_scratch_bytes(enum cove_ggml_type type, int k, int n_x)
+{
+    const cove_quant_ops *ops = cove_quant_ops_ref(type);
+    if (!ops || n_x < 0 || k % ops->block_size)
+        return 0;
+    return cove_quant_row_bytes(ops->vec_dot_type, k) * (size_t)n_x;
+}
+
+cove_status cove_quant_gemm_prepare(const cove_quant_ops *ops, const float *X, int n_x, int k,
+                                    void *scratch)
+{
+    if (!ops || !X || !scratch || n_x < 1 || k < 1 || k % ops->block_size)
+        return COVE_ERR_INVALID_ARG;
+    if (!ops->vec_dot)
+        return COVE_ERR_UNSUPPORTED;
+    const cove_quant_ops *act = cove_quant_ops_for_level(ops->vec_dot_type, ops->level);
+    size_t xrb = cove_quant_row_bytes(ops->vec_dot_type, k);
+    if (!act || !xrb || k % act->block_size)
+        return COVE_ERR_INVALID_ARG;
+    for (int j = 0; j < n_x; j++)
+        act->quantize_row(X + (size_t)j * (size_t)k, (uint8_t *)scratch + (size_t)j * xrb, k);
+    return COVE_OK;
+}
+
+/* Decode with a multi-row kernel: gemv_rows weight rows share each activation load. */
+static void gemv_tiled(const cove_quant_ops *ops, const uint8_t *W, size_t wrb, const uint8_t *Xq,
+                       int k, float *Y, int rb, int re)
+{
+    const int tr = ops->gemv_rows;
+    const void *wp[TILE_MAX], *xp[1] = {Xq};
+    for (int i = rb; i < re; i += tr) {
+        int nr = re - i < tr ? re - i : tr;
+        for (int r = 0; r < tr; r++)
+            wp[r] = W + (size_t)(i + (r < nr ? r : nr - 1)) * wrb;
+        ops->gemv_tile(k, wp, xp, Y + i, 1, nr, 1);
+    }
+}
+
+/* Decode and the untiled path: one vec_dot per (row, activation row). */
+static void gemm_dots(const cove_quant_ops *ops, const uint8_t *W, size_t wrb, const uint8_t *Xq,
+                      size_t xrb, int n_x, int k, float *Y, size_t ldy, int rb, int re)
+{
+    for (int i = rb; i < re; i++)
+        for (int j = 0; j < n_x; j++)
+            Y[(size_t)j * ldy + (size_t)i] = ops->vec_dot(k, W + (size_t)i * wrb, Xq + (size_t)j * xrb);
+}
+
+
+/*
+ * Prefill: the activation rows are taken in chunks that stay in L2; each
+ * chunk is swept by register tiles, the tile's weight rows staying in L1
+ * while it walks across the chunk's columns.
+ */
+static void gemm_tiled(const cove_quant_ops *ops, const uint8_t *W, size_t wrb, const uint8_t *Xq,
+                       size_t xrb, int n_x, int k, float *Y, size_t ldy, int rb, int re)
+{
+    const int tr = ops->tile_rows, tc = ops->tile_cols;
+    int chunk = (int)(GEMM_X_CHUNK / xrb) / tc * tc;
+    chunk = chunk < tc ? tc : chunk;
+    const void *wp[TILE_MAX], *xp[TILE_MAX];
+    for (int j0 = 0; j0 < n_x; j0 += chunk) {
+        int j1 = n_x - j0 < chunk ? n_x : j0 + chunk;
+        for (int i = rb; i < re; i += tr) {
+            int nr = re - i < tr ? re - i : tr;
+            for (int r = 0; r < tr; r++)
+                wp[r] = W + (size_t)(i + (r < nr ? r : nr - 1)) * wrb;
+            for (int j = j0; j < j1; j += tc) {
+                int nc = j1 - j < tc ? j1 - j : tc;
+                for (int c = 0; c < tc; c++)
+                    xp[c] = Xq + (size_t)(j + (c < nc ? c : nc - 1)) * xrb;
+                ops->gemm_tile(k, wp, xp, Y + (size_t)j * ldy + (size_t)i, ldy, nr, nc);
+            }
+        }
+    }
+}
+
+cove_status cove_quant_gemm_run(const cove_quant_ops *ops, const void *W, size_t w_row_bytes,
+                                int n_rows_w, const void *Xq, int n_x, int k, float *Y, size_t ldy,
+                                int row_begin, int row_end)
+{
+    if (!ops || !W || !Xq || !Y || n_x < 1 || k < 1 || k % ops->block_size)
+        return COVE_ERR_INVALID_ARG;
+    if (!ops->vec_dot)
+        return COVE_ERR_UNSUPPORTED;
+    if (row_begin < 0 || row_end < row_begin || row_end > n_rows_w)
+        return COVE_ERR_INVALID_ARG;
+    if (w_row_bytes < cove_quant_row_bytes(ops->type, k) || (n_x > 1 && ldy < (size_t)row_end))
+        return COVE_ERR_INVALID_ARG;
+    size_t xrb = cove_quant_row_bytes(ops->vec_dot_type, k);
+    if (n_x == 1 && ops->gemv_tile && ops->gemv_rows <= TILE_MAX)
+        gemv_tiled(ops, W, w_row_bytes, Xq, k, Y, row_begin, row_end);
+    else if (n_x == 1 || !ops->gemm_tile || ops->tile_rows > TILE_MAX || ops->tile_cols > TILE_MAX)
+        gemm_dots(ops, W, w_row_bytes, Xq, xrb, n_x, k, Y, ldy, row_begin, row_end);
+    else
+        gemm_tiled(ops, W, w_row_bytes, Xq, xrb, n_x, k, Y, ldy, row_begin, row_end);
+    return COVE_OK;
+}
+
+cove_status cove_quant_gemm(enum cove_ggml_type type, const void *W, size_t w_row_bytes,
+                            int n_rows_w, const float *X, int n_x, int k, float *Y, int row_begin,
+                            int row_end, void *scratch)
+{
+    const cove_quant_ops *ops = cove_quant_ops_get(type);
+    if (!ops)
+        return COVE_ERR_UNSUPPORTED;
+    cove_status st = cove_quant_gemm_prepare(ops, X, n_x, k, scratch);
+    if (st != COVE_OK)
+        return st;
+    return cove_quant_gemm_run(ops, W, w_row_bytes, n_rows_w, scratch, n_x, k, Y,
+                               (size_t)n_rows_w, row_begin, row_end);
+}
