@@ -48,6 +48,7 @@ int cove_cmd_tokenize(int argc, char **argv);
 int cove_cmd_complete(int argc, char **argv);
 int cove_cmd_pull(int argc, char **argv);
 int cove_cmd_models(int argc, char **argv);
+int cove_cmd_embed(int argc, char **argv);
 int cove_cmd_convert(int argc, char **argv);
 int cove_cmd_quantize(int argc, char **argv);
 

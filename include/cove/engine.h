@@ -309,6 +309,117 @@ void cove_sampler_accept(cove_sampler *s, int32_t token);
 /* Clear the penalty history and re-seed the RNG with params.seed. */
 void cove_sampler_reset(cove_sampler *s);
 
+/* ============================= embeddings ============================== */
+/*
+ * Sentence embeddings from encoder models (architecture "bert": all-MiniLM, bge, e5 ...).
+ * Such a model is loaded with cove_model_load like any other but gets no cove_context
+ * (cove_context_create refuses it); it gets a cove_embedder instead:
+ *
+ *     cove_model_load(path, cove_model_default_params(), &model, &err);
+ *     cove_embedder_create(model, cove_embed_default_params(), &emb, &err);
+ *     float vecs[3 * 384];                       // n_texts * cove_embedder_n_embd(emb)
+ *     const char *texts[3] = {"a cat", "a dog", "revenue"};
+ *     cove_embed(emb, texts, 3, vecs, &err);     // one vector per text, row after row
+ *
+ * Each text is tokenized with [CLS] before and [SEP] after it; text that looks like a
+ * control token ("[SEP]") is read as plain text. The texts of one call are packed into
+ * passes of up to n_batch tokens; attention stays inside each text, so a text's vector
+ * does not depend on the texts beside it (beyond float rounding). The pooled vector (mean
+ * over the text's tokens, [CLS] and [SEP] included; or the [CLS] token's; or the last
+ * token's) is then L2-normalised, as sentence-transformers does for models whose
+ * pipeline ends in Normalize.
+ */
+
+typedef struct cove_embedder cove_embedder;
+
+/* How a text's token vectors become one vector; numbered as GGUF <arch>.pooling_type. */
+enum cove_embed_pooling {
+    COVE_EMBED_POOLING_MODEL = -1, /* as the model file says (bert.pooling_type) */
+    COVE_EMBED_POOLING_NONE = 0,   /* no pooling: not valid for cove_embed */
+    COVE_EMBED_POOLING_MEAN = 1,   /* mean of every token's vector */
+    COVE_EMBED_POOLING_CLS = 2,    /* the first token's ([CLS]) */
+    COVE_EMBED_POOLING_LAST = 3    /* the last token's */
+};
+
+enum cove_embed_norm {
+    COVE_EMBED_NORM_MODEL = 0, /* as the model file says (cove.embedding.normalize; L2 when
+                                  the file does not say) */
+    COVE_EMBED_NORM_NONE = 1,  /* the pooled vector as it is */
+    COVE_EMBED_NORM_L2 = 2     /* divided by its Euclidean length (unit vectors) */
+};
+
+typedef struct cove_embed_params {
+    enum cove_embed_pooling pooling; /* default COVE_EMBED_POOLING_MODEL; a model whose file
+                                        names no pooling needs one set here */
+    enum cove_embed_norm normalize;  /* default COVE_EMBED_NORM_MODEL */
+    int32_t max_tokens; /* most tokens of one text, [CLS] and [SEP] included; 0: the length
+                           the model was trained for (cove.embedding.max_seq_length, e.g.
+                           256 for all-MiniLM-L6-v2; else its context length). At most the
+                           context length. Default 0 */
+    int truncate;       /* 0 (default): a text of more than max_tokens tokens is an error
+                           (COVE_ERR_LIMIT, "text N is too long ..."). 1: such a text is cut
+                           to its first max_tokens - 1 tokens and [SEP], as Hugging Face
+                           tokenizers truncate; the rest of the text is not embedded */
+    int32_t n_batch;    /* most tokens of one pass, all its texts together (sizes the
+                           scratch buffers); 0: max(512, max_tokens). Must be >= max_tokens.
+                           Default 0 */
+    int32_t n_threads;  /* threads of a pass, the caller included; 0: one per usable
+                           core. Default 0 */
+} cove_embed_params;
+
+cove_embed_params cove_embed_default_params(void);
+
+/*
+ * Create an embedder on `model` (borrowed: it must outlive the embedder). Allocates every
+ * buffer a pass needs and starts n_threads - 1 worker threads. Fails with
+ * COVE_ERR_UNSUPPORTED (not an encoder model; vocab-only model), COVE_ERR_INVALID_ARG (bad
+ * params; no pooling given for a model that names none), COVE_ERR_LIMIT (max_tokens beyond
+ * the model's context, n_threads beyond limits.h), COVE_ERR_NOMEM. *out is NULL on failure.
+ * Use an embedder from one thread at a time.
+ */
+cove_status cove_embedder_create(const cove_model *model, cove_embed_params params,
+                                 cove_embedder **out, cove_error *err);
+
+/* Stop its threads and release it. NULL is a no-op. */
+void cove_embedder_free(cove_embedder *e);
+
+int32_t cove_embedder_n_embd(const cove_embedder *e);     /* floats per vector */
+int32_t cove_embedder_max_tokens(const cove_embedder *e); /* resolved max_tokens */
+enum cove_embed_pooling cove_embedder_pooling(const cove_embedder *e); /* resolved */
+int cove_embedder_normalizes(const cove_embedder *e);     /* 1 when vectors are L2-normalised */
+
+/*
+ * Embed n_texts NUL-terminated UTF-8 texts (borrowed for the call) into out, which holds
+ * n_texts * cove_embedder_n_embd(e) floats: the vector of texts[i] is out[i * n_embd ...].
+ * Returns COVE_ERR_INVALID_ARG (NULL pointers, n_texts < 0), COVE_ERR_LIMIT (a text longer
+ * than max_tokens without truncate - the message names the text and its token count; a
+ * text beyond COVE_MAX_TOKENIZE_BYTES), COVE_ERR_NOMEM (tokenizing). On failure the
+ * contents of out are unspecified. n_texts == 0 does nothing.
+ */
+cove_status cove_embed(cove_embedder *e, const char *const *texts, int32_t n_texts, float *out,
+                       cove_error *err);
+
+/*
+ * As cove_embed, for sequences already tokenized (with [CLS]/[SEP] as the caller wants
+ * them): sequence i is tokens[i][0 .. n_tokens[i]). Each must have 1 .. max_tokens ids of
+ * the vocabulary (COVE_ERR_INVALID_ARG otherwise; COVE_ERR_LIMIT for too many, whatever
+ * truncate says). Never allocates.
+ */
+cove_status cove_embed_tokens(cove_embedder *e, const int32_t *const *tokens,
+                              const int32_t *n_tokens, int32_t n_seqs, float *out,
+                              cove_error *err);
+
+/*
+ * One-shot: create an embedder with `params`, embed the texts as cove_embed does, free it.
+ * For a few calls; a program that embeds often keeps an embedder (its threads and buffers).
+ * Errors of cove_embedder_create and cove_embed.
+ */
+cove_status cove_model_embed(const cove_model *model, cove_embed_params params,
+                             const char *const *texts, int32_t n_texts, float *out,
+                             cove_error *err);
+
+/* ========================== end of embeddings ========================== */
+
 #ifdef __cplusplus
 }
 #endif

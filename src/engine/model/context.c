@@ -29,6 +29,9 @@ static cove_status check_params(const cove_model *m, cove_context_params *p, cov
 {
     if (!m->arch)
         return cove_error_set(err, COVE_ERR_INVALID_ARG, "the model was loaded without weights");
+    if (!m->arch->forward) /* encoder-only (bert): cove_embedder_create instead */
+        return cove_error_set(err, COVE_ERR_UNSUPPORTED, "'%s' models compute embeddings, not "
+                              "tokens: use cove_embedder_create", m->arch_name);
     if (p->n_ctx < 0 || p->n_ubatch < 0 || p->n_outputs_max < 0 || p->n_threads < 0 ||
         (p->kv_type != COVE_KV_F16 && p->kv_type != COVE_KV_F32))
         return cove_error_set(err, COVE_ERR_INVALID_ARG, "bad context parameters");

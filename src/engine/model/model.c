@@ -12,6 +12,7 @@
 /* Registered architectures, looked up by general.architecture. */
 static const cove_arch *const arch_table[] = {
     &cove_arch_llama,
+    &cove_arch_bert,
 };
 
 #define N_ARCHS (sizeof arch_table / sizeof arch_table[0])

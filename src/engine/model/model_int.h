@@ -61,6 +61,7 @@ struct cove_model {
     cove_matrix output;       /* n_vocab rows x n_embd; token_embd when the file ties them */
     cove_layer *layers;       /* [n_layer], in arena */
     uint64_t n_params;
+    const void *arch_data;    /* weights of an architecture that keeps its own (bert.c), in arena */
 };
 
 /* One token's slot in a micro-batch, as context.c hands it to a forward pass. */
@@ -109,11 +110,14 @@ struct cove_arch {
     const char *name; /* general.architecture */
     /* Read the hyper-parameters and tensors particular to the architecture into m. */
     cove_status (*load)(cove_model *m, cove_error *err);
-    /* Run one micro-batch: fill the cache at ub->pos, write logits rows that ub->out asks. */
+    /* Run one micro-batch: fill the cache at ub->pos, write logits rows that ub->out asks.
+     * NULL for an encoder-only architecture (bert: embeddings, see embed_int.h), whose
+     * models get no cove_context. */
     void (*forward)(cove_context *ctx, const cove_ubatch *ub);
 };
 
 extern const cove_arch cove_arch_llama; /* llama.c */
+extern const cove_arch cove_arch_bert;  /* bert.c */
 
 /* ---- helpers model.c offers to the architecture files ---- */
 
