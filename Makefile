@@ -18,8 +18,9 @@ all: build
 deps:
 	@bash scripts/deps.sh
 
-models:
-	@bash scripts/models.sh
+# Default models into $COVE_MODELS; those that need converting use the cove just built.
+models: build
+	@COVE_BIN=$(abspath $(BUILD))/app/cove bash scripts/models.sh
 
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -33,7 +34,8 @@ fuzz-build:
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOVE_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
-demo: deps build models
+demo: deps
+	@$(MAKE) --no-print-directory models
 	@echo "== cove complete on stories260K (greedy, 60 tokens) ==" >&2
 	@$(BUILD)/app/cove complete -m $(COVE_TEST_MODELS)/stories260K.gguf -n 60 --temp 0
 	@echo
@@ -57,7 +59,8 @@ fuzz: fuzz-build
 	  $$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/found-$$n tests/fuzz/corpus/$${n#fuzz_} || exit 1; \
 	done
 
-check: deps models
+check: deps
+	@$(MAKE) --no-print-directory models
 	@$(MAKE) --no-print-directory check-release
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-fuzz
