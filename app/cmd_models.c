@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/limits.h"
 #include "catalogue.h"
@@ -16,14 +15,19 @@ struct cache_state {
     size_t present;  /* files with the catalogue size */
     size_t verified; /* files whose SHA-256 matched (with --verify) */
     size_t bad;      /* files with a wrong size or SHA-256 */
-    int converted;   /* <name>.gguf exists (models in source form) */
+    int final_ok;    /* the final GGUF is present (and verified, with --verify) */
+    size_t sources;  /* source files of a built model */
+    size_t sources_present;
 };
 
 static void print_help(void)
 {
     printf("usage: cove models [--verify]\n\n"
            "Lists the models of the catalogue: name, purpose, whether scripts/models.sh\n"
-           "fetches it by default, format, size, licence and whether the cache holds it.\n"
+           "fetches it by default, format and size of its GGUF file, licence and whether\n"
+           "the cache holds that file. For a model built from source files (the\n"
+           "catalogue's state 'built', e.g. converted from safetensors) the GGUF is what\n"
+           "counts; 'no (sources K/N)' says how many of its source files are there.\n"
            "The cache ($COVE_MODELS, default ~/.cache/cove/models) is checked by file size;\n"
            "--verify also checks every cached file's SHA-256. Exits 1 when a cached file\n"
            "has the wrong size or SHA-256.\n"
@@ -60,35 +64,47 @@ static int check_file(const struct cove_catalogue_entry *e, const char *dir, int
     return 0;
 }
 
-static const char *describe(const struct cache_state *cs, size_t count, int verify,
-                            char *buf, size_t n)
+static const char *describe(const struct cache_state *cs, int verify, char *buf, size_t n)
 {
     if (cs->bad)
         snprintf(buf, n, "DAMAGED (%zu bad file%s)", cs->bad, cs->bad == 1 ? "" : "s");
-    else if (cs->present == 0)
-        snprintf(buf, n, "no");
-    else if (cs->present < count)
-        snprintf(buf, n, "partial (%zu/%zu files)", cs->present, count);
-    else
+    else if (cs->final_ok)
         snprintf(buf, n, "%s", verify ? "verified" : "yes");
+    else if (cs->sources_present)
+        snprintf(buf, n, "no (sources %zu/%zu)", cs->sources_present, cs->sources);
+    else
+        snprintf(buf, n, "no");
     return buf;
 }
 
-static void print_model(const cove_catalogue *cat, size_t first, size_t count,
-                        const struct cache_state *cs, int verify)
+static void print_model(const struct cove_catalogue_entry *final, const struct cache_state *cs,
+                        int verify)
 {
-    const struct cove_catalogue_entry *e = cove_catalogue_row(cat, first);
-    unsigned long long total = 0;
-    for (size_t i = first; i < first + count; i++)
-        total += cove_catalogue_row(cat, i)->size;
     char cache[64];
-    describe(cs, count, verify, cache, sizeof cache);
-    const char *note = "";
-    if (e->needs_convert)
-        note = cs->converted ? ", converted" : ", needs cove convert";
-    printf("%-24s %-9s %-7s %-16s %8.1f MB  %-10s %s%s\n", e->name, e->purpose,
-           e->is_default ? "yes" : "no", e->format, (double)total / 1e6, e->licence, cache,
-           cs->present ? note : "");
+    describe(cs, verify, cache, sizeof cache);
+    printf("%-24s %-9s %-7s %-16s %8.1f MB  %-10s %s\n", final->name, final->purpose,
+           final->is_default ? "yes" : "no", final->format, (double)final->size / 1e6,
+           final->licence, cache);
+}
+
+/* Check every file of the model [first, first + count) into *cs; 0, or an exit code. */
+static int check_model(const cove_catalogue *cat, size_t first, size_t count, const char *dir,
+                       int verify, struct cache_state *cs)
+{
+    for (size_t i = first; i < first + count; i++) {
+        const struct cove_catalogue_entry *e = cove_catalogue_row(cat, i);
+        size_t good_before = verify ? cs->verified : cs->present;
+        if (check_file(e, dir, verify, cs) != 0)
+            return COVE_EXIT_ERROR;
+        int good = (verify ? cs->verified : cs->present) > good_before;
+        if (e->state == COVE_CATALOGUE_SOURCE) {
+            cs->sources++;
+            cs->sources_present += good;
+        } else {
+            cs->final_ok = good;
+        }
+    }
+    return 0;
 }
 
 static int list_models(const cove_catalogue *cat, const char *dir, int verify, int *damaged)
@@ -101,13 +117,9 @@ static int list_models(const cove_catalogue *cat, const char *dir, int verify, i
         size_t count = 0;
         cove_catalogue_find(cat, e->name, &first, &count, NULL);
         struct cache_state cs = {0};
-        for (size_t i = first; i < first + count; i++)
-            if (check_file(cove_catalogue_row(cat, i), dir, verify, &cs) != 0)
-                return COVE_EXIT_ERROR;
-        char gguf[COVE_MAX_PATH];
-        int w = snprintf(gguf, sizeof gguf, "%s/%s.gguf", dir, e->name);
-        cs.converted = w > 0 && (size_t)w < sizeof gguf && access(gguf, R_OK) == 0;
-        print_model(cat, first, count, &cs, verify);
+        if (check_model(cat, first, count, dir, verify, &cs) != 0)
+            return COVE_EXIT_ERROR;
+        print_model(cove_catalogue_final(cat, first, count), &cs, verify);
         *damaged |= cs.bad > 0;
         first += count;
     }

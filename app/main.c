@@ -21,6 +21,7 @@ static const cove_cmd commands[] = {
     {"inspect", "print a GGUF file's metadata and tensor table", cove_cmd_inspect},
     {"tokenize", "print the token ids of a text", cove_cmd_tokenize},
     {"complete", "generate text from a prompt", cove_cmd_complete},
+    {"chat", "talk with an instruction-tuned model (one message per line)", cove_cmd_chat},
     {"embed", "print the sentence embeddings of texts as JSON", cove_cmd_embed},
     {"convert", "turn a Hugging Face model directory into a GGUF file", cove_cmd_convert},
     {"quantize", "requantize the weights of a GGUF file", cove_cmd_quantize},

@@ -433,9 +433,8 @@ static cove_status finish(const struct cove_pull_params *p, struct xfer *x, cons
     return COVE_OK;
 }
 
-/* Is dest already there with the right size and digest? Sets res->cached. */
-static cove_status check_cached(const struct cove_pull_params *p, struct cove_pull_result *res,
-                                cove_error *err)
+cove_status cove_pull_cached(const struct cove_pull_params *p, struct cove_pull_result *res,
+                             cove_error *err)
 {
     struct stat sb;
     if (stat(p->dest, &sb) != 0)
@@ -495,7 +494,7 @@ cove_status cove_pull_file(const struct cove_pull_params *p, struct cove_pull_re
     if (st == COVE_OK && snprintf(part, sizeof part, "%s.part", p->dest) >= (int)sizeof part)
         st = cove_error_set(err, COVE_ERR_LIMIT, "path too long: %s", p->dest);
     if (st == COVE_OK)
-        st = check_cached(p, res, err);
+        st = cove_pull_cached(p, res, err);
     if (st != COVE_OK || res->cached)
         return st;
     st = make_parents(p->dest, err);
@@ -512,4 +511,77 @@ cove_status cove_pull_file(const struct cove_pull_params *p, struct cove_pull_re
     if (x.fd >= 0)
         close(x.fd);
     return st;
+}
+
+/* The conversion's progress: percent done on one terminal line, redrawn when it changes. */
+struct build_progress {
+    const char *label;
+    int last_pct;
+};
+
+static void show_build_progress(void *ctx, const char *tensor, uint64_t done, uint64_t total)
+{
+    struct build_progress *bp = ctx;
+    int pct = total ? (int)(done * 100 / total) : 100;
+    if (pct == bp->last_pct)
+        return;
+    bp->last_pct = pct;
+    fprintf(stderr, "\rconverting %-32.32s %3d%%  %-32.32s\033[K%s", bp->label, pct, tensor,
+            pct == 100 ? "\n" : "");
+    fflush(stderr);
+}
+
+/* Check the converted DEST.part against the expected size and digest, then rename it. */
+static cove_status accept_built(const struct cove_pull_build_params *p, const char *part,
+                                struct cove_pull_result *res, cove_error *err)
+{
+    cove_status st = cove_pull_sha256_file(part, res->sha256, &res->bytes, err);
+    if (st == COVE_OK && ((p->size && res->bytes != p->size) ||
+                          (p->sha256 && !hex_equal(res->sha256, p->sha256))))
+        st = cove_error_set(err, COVE_ERR_CHECKSUM, "the conversion gave %llu bytes with "
+                            "SHA-256 %s, the catalogue says %llu bytes, %.8s...; the file was "
+                            "removed (does this cove match its catalogue?)", res->bytes,
+                            res->sha256, p->size, p->sha256 ? p->sha256 : "any");
+    if (st == COVE_OK && rename(part, p->dest) != 0)
+        st = cove_error_set(err, COVE_ERR_IO, "cannot rename %s to %s: %s", part, p->dest,
+                            strerror(errno));
+    if (st != COVE_OK) {
+        unlink(part);
+        return st;
+    }
+    sync_parent(p->dest);
+    return COVE_OK;
+}
+
+cove_status cove_pull_build(const struct cove_pull_build_params *p, struct cove_pull_result *res,
+                            cove_error *err)
+{
+    *res = (struct cove_pull_result){0};
+    if (!p->src_dir || !p->dest || !*p->dest || (p->sha256 && !cove_pull_is_sha256(p->sha256)))
+        return cove_error_set(err, COVE_ERR_INVALID_ARG, "a build needs a source directory, a "
+                              "file and (if any) a 64-digit SHA-256");
+    struct cove_pull_params cp = {.dest = p->dest, .sha256 = p->sha256, .size = p->size};
+    cove_status st = cove_pull_cached(&cp, res, err);
+    if (st != COVE_OK || res->cached)
+        return st;
+    char part[COVE_MAX_PATH];
+    if (snprintf(part, sizeof part, "%s.part", p->dest) >= (int)sizeof part)
+        return cove_error_set(err, COVE_ERR_LIMIT, "path too long: %s", p->dest);
+    st = make_parents(p->dest, err);
+    if (st != COVE_OK)
+        return st;
+    cove_convert_params conv = p->convert;
+    struct build_progress bp = {p->label ? p->label : base_name(p->dest), -1};
+    if (p->progress) {
+        conv.progress = show_build_progress;
+        conv.progress_ctx = &bp;
+    }
+    st = cove_convert_hf(p->src_dir, part, &conv, NULL, err);
+    if (bp.last_pct >= 0 && bp.last_pct < 100)
+        fputc('\n', stderr);
+    if (st != COVE_OK) {
+        unlink(part); /* an earlier run's leftover; the converter leaves none of its own */
+        return st;
+    }
+    return accept_built(p, part, res, err);
 }

@@ -51,6 +51,9 @@
 #define COVE_MAX_FF (1u << 20)                  /* feed-forward length of a model */
 #define COVE_MAX_HEADS 1024                     /* attention heads per layer */
 #define COVE_MAX_NAME_LEN 1024                  /* bytes in general.name / general.architecture */
+#define COVE_MAX_SEQ 256                        /* sequences one context holds (n_seq_max) */
+#define COVE_MAX_KV_BYTES (64ull << 30)         /* bytes of one context's KV cache, keys and
+                                                   values of every layer and sequence */
 
 /* ---- logging and errors ---- */
 #define COVE_LOG_MSG_MAX 1024                   /* bytes in one log message */
@@ -76,5 +79,9 @@
 
 /* ---- embeddings ---- */
 #define COVE_MAX_EMBED_BATCH 65536              /* tokens in one pass of an embedder (n_batch) */
+
+/* ---- model supply: built models; cove chat ---- */
+#define COVE_MAX_CATALOGUE_BUILD 512            /* bytes in a catalogue row's build command */
+#define COVE_CHAT_MAX_LINE (64u << 10)          /* bytes of one line `cove chat` reads */
 
 #endif

@@ -5,9 +5,12 @@ usage: test_pull.py PATH-TO-COVE
 
 Starts an HTTP server on 127.0.0.1 (a free port, in a thread) that serves a
 generated file with Range support and can drop a connection half-way, ignore
-Range, redirect or answer 404. Every cove run gets a fresh temporary
-COVE_MODELS and HOME, and a temporary COVE_CATALOGUE for catalogue names.
-Standard library only. Ends with "N passed, N failed".
+Range, redirect or answer 404, and the source files of a tiny llama in
+Hugging Face form for models that the catalogue builds (cove pull converts
+them in-process; the GGUF it must give is what `cove convert` writes from the
+same files). Every cove run gets a fresh temporary COVE_MODELS and HOME, and a
+temporary COVE_CATALOGUE for catalogue names. Standard library only (and
+tests/tools/make_safetensors.py). Ends with "N passed, N failed".
 """
 import hashlib
 import http.server
@@ -22,11 +25,19 @@ import tempfile
 import threading
 import traceback
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import make_safetensors  # noqa: E402
+
 COVE = None
 RUN_TIMEOUT = 30
 PAYLOAD = random.Random(20240611).randbytes(3 * 1024 * 1024 + 123)
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 WRONG_SHA = "0" * 64
+HEAD = ("name\tpurpose\tdefault\tformat\tstate\tfile\tsize\tsha256\turl\tpypi\t"
+        "pypi_path\tbuild\tlicence\n")
+TINY_BUILD = "convert --type f16 --name tiny-llama"
+TINY = {}  # source file name -> bytes, served at /hf/NAME
+TINY_GGUF = {}  # "bytes": what `cove convert` + TINY_BUILD writes from TINY
 
 
 class State:
@@ -70,6 +81,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if self.path.startswith("/hf/") and self.path[4:] in TINY:
+            self.send_file(rng, TINY[self.path[4:]])
+            return
         if not self.path.startswith("/files/"):
             body = b"not found\n"
             self.send_response(404)
@@ -77,25 +91,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        self.send_file(rng)
+        self.send_file(rng, PAYLOAD)
 
-    def send_file(self, rng):
+    def send_file(self, rng, data):
         start = 0
         m = re.fullmatch(r"bytes=(\d+)-", rng or "")
         if m and not STATE.ignore_range:
             start = int(m.group(1))
-            if start >= len(PAYLOAD):
+            if start >= len(data):
                 self.send_response(416)
-                self.send_header("Content-Range", "bytes */%d" % len(PAYLOAD))
+                self.send_header("Content-Range", "bytes */%d" % len(data))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
             self.send_response(206)
             self.send_header("Content-Range",
-                             "bytes %d-%d/%d" % (start, len(PAYLOAD) - 1, len(PAYLOAD)))
+                             "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
         else:
             self.send_response(200)
-        body = PAYLOAD[start:]
+        body = data[start:]
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
@@ -154,14 +168,28 @@ class Env:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def write_catalogue(self, rows):
-        head = ("name\tpurpose\tdefault\tformat\tstate\tfile\tsize\tsha256\turl\tpypi\t"
-                "pypi_path\tlicence\n")
         with open(self.catalogue, "w") as f:
-            f.write("# test catalogue\n" + head)
+            f.write("# test catalogue\n" + HEAD)
             for name, file, size, sha, url in rows:
                 f.write("\t".join([name, "instruct", "yes", "gguf-q4_0", "ready", file,
                                    str(size), sha, url, "test-pkg==1.0", "test/" + file,
-                                   "mit"]) + "\n")
+                                   "-", "mit"]) + "\n")
+
+    def write_built_catalogue(self, srv, gguf_sha=None, build=TINY_BUILD, missing=None):
+        """tiny-llama: a built GGUF and its source files, served at /hf/."""
+        gguf = TINY_GGUF["bytes"]
+        with open(self.catalogue, "w") as f:
+            f.write("# test catalogue\n" + HEAD)
+            f.write("\t".join(["tiny-llama", "instruct", "yes", "gguf-f16", "built",
+                               "tiny-llama.gguf", str(len(gguf)),
+                               gguf_sha or hashlib.sha256(gguf).hexdigest(), "-", "-", "-",
+                               build, "mit"]) + "\n")
+            for name, data in TINY.items():
+                url = srv.url("/hf/" + (name if name != missing else "no-such-file"))
+                f.write("\t".join(["tiny-llama", "instruct", "yes", "json", "source",
+                                   "tiny-llama/" + name, str(len(data)),
+                                   hashlib.sha256(data).hexdigest(), url, "test-pkg==1.0",
+                                   "test/" + name, "-", "mit"]) + "\n")
 
     def run(self, *args):
         env = {k: v for k, v in os.environ.items()
@@ -348,24 +376,23 @@ def test_unknown_name_and_bad_catalogue(srv, env):
 
 
 def test_malformed_catalogues(srv, env):
-    head = ("name\tpurpose\tdefault\tformat\tstate\tfile\tsize\tsha256\turl\tpypi\t"
-            "pypi_path\tlicence\n")
+    head = HEAD
     url = srv.url("/files/model.bin")
 
     def row(name="m", state="ready", file="m.gguf", size="10", sha=PAYLOAD_SHA, purpose="base"):
         return "\t".join([name, purpose, "yes", "gguf", state, file, size, sha, url, "p==1",
-                          "p/m", "mit"]) + "\n"
+                          "p/m", "-", "mit"]) + "\n"
 
     cases = {
         "unknown column": head.replace("licence", "license") + row(),
         "sha256 must be": head + row(sha="ABC"),
         "bad size": head + row(size="12x"),
         "purpose must be": head + row(purpose="chat"),
-        "not adjacent": head + row(state="convert") + row("n", file="n.gguf")
-                        + row(state="convert", file="m2"),
+        "not adjacent": head + row() + row("n", file="n.gguf") + row(file="m2"),
         "listed twice": head + row() + row("n"),
-        "more than one file": head + row() + row(file="m2.gguf"),
-        "expected 12": head + row().replace("\tmit", ""),
+        "exactly one ready or built row": head + row() + row(file="m2.gguf"),
+        "expected 13": head + row().replace("\tmit", ""),
+        "source rows need a built file": head + row() + row(state="source", file="m/a.json"),
         "no header": "# only a comment\n",
     }
     for want, text in cases.items():
@@ -379,7 +406,120 @@ def test_malformed_catalogues(srv, env):
     expect(r.returncode == 0 and "\nm " in r.stdout, "CRLF catalogue", r)
 
 
+def test_built_model(srv, env):
+    env.write_built_catalogue(srv)
+    r = env.run("models")
+    expect(r.returncode == 0 and re.search(r"tiny-llama .* gguf-f16 .* no\n", r.stdout),
+           "models: a built model that is absent", r)
+    r = env.run("pull", "tiny-llama")
+    expect(r.returncode == 0, "pull of a built model failed", r)
+    expect(read(env.path("tiny-llama.gguf")) == TINY_GGUF["bytes"],
+           "the in-process conversion differs from `cove convert`")
+    lines = r.stdout.splitlines()
+    gguf_sha = hashlib.sha256(TINY_GGUF["bytes"]).hexdigest()
+    expect(len(lines) == len(TINY) + 1 and
+           lines[-1] == "%s  %s" % (gguf_sha, env.path("tiny-llama.gguf")),
+           "one line per source file, then the GGUF", r)
+    for name, data in TINY.items():
+        expect(read(env.path("tiny-llama/" + name)) == data, "source %s differs" % name)
+    expect(not [n for n in os.listdir(env.cache) if ".part" in n or ".tmp." in n],
+           "temporary files left: %r" % os.listdir(env.cache))
+    r = env.run("models", "--verify")
+    expect(r.returncode == 0 and re.search(r"tiny-llama .* verified", r.stdout), "verify", r)
+    before = STATE.count()
+    shutil.rmtree(env.path("tiny-llama"))
+    r = env.run("pull", "tiny-llama")
+    expect(r.returncode == 0 and "already in place" in r.stderr, "a cached GGUF is enough", r)
+    expect(STATE.count() == before, "nothing is downloaded when the GGUF is in place")
+
+
+def test_built_model_from_cached_sources(srv, env):
+    env.write_built_catalogue(srv)
+    r = env.run("pull", "tiny-llama")
+    expect(r.returncode == 0, "first pull failed", r)
+    os.remove(env.path("tiny-llama.gguf"))
+    r = env.run("models")
+    expect(re.search(r"tiny-llama .* no \(sources %d/%d\)" % (len(TINY), len(TINY)), r.stdout),
+           "models: sources without the GGUF", r)
+    before = STATE.count()
+    r = env.run("pull", "tiny-llama")
+    expect(r.returncode == 0 and STATE.count() == before, "converting cached sources", r)
+    expect(read(env.path("tiny-llama.gguf")) == TINY_GGUF["bytes"], "GGUF differs")
+
+
+def test_built_model_wrong_checksum(srv, env):
+    env.write_built_catalogue(srv, gguf_sha=WRONG_SHA)
+    r = env.run("pull", "tiny-llama")
+    expect(r.returncode == 1 and "conversion gave" in r.stderr and "removed" in r.stderr and
+           "(does this cove match its catalogue?)" in r.stderr,
+           "a conversion that does not give the catalogue's GGUF fails", r)
+    expect(not os.path.exists(env.path("tiny-llama.gguf")), "the wrong GGUF was kept")
+    expect(not [n for n in os.listdir(env.cache) if ".part" in n or ".tmp." in n],
+           "temporary files left: %r" % os.listdir(env.cache))
+
+
+def test_built_model_missing_source(srv, env):
+    env.write_built_catalogue(srv, missing="config.json")
+    r = env.run("pull", "tiny-llama")
+    expect(r.returncode == 1 and "404" in r.stderr, "a missing source fails the pull", r)
+    expect(not os.path.exists(env.path("tiny-llama.gguf")), "no GGUF without its sources")
+
+
+def test_built_model_path_for_commands(srv, env):
+    """cove_catalogue_model_path (through `cove chat`'s default model) gives the built GGUF."""
+    env.write_built_catalogue(srv)
+    r = env.run("chat", "-p", "hi", "-n", "2", "--temp", "0")
+    expect(r.returncode == 1 and "run 'cove pull tiny-llama'" in r.stderr and
+           "converts them" in r.stderr and "scripts/models.sh tiny-llama" in r.stderr,
+           "the hint for an absent built model", r)
+    r = env.run("pull", "tiny-llama")
+    expect(r.returncode == 0, "pull failed", r)
+    r = env.run("chat", "-p", "hi", "-n", "2", "--temp", "0")
+    expect(r.returncode == 0 and env.path("tiny-llama.gguf") in r.stderr,
+           "chat loads the converted GGUF (and says it has no chat template)", r)
+
+
+def test_built_catalogue_errors(srv, env):
+    env.write_built_catalogue(srv)
+    with open(env.catalogue) as f:
+        good = f.read()
+    built = good.splitlines()[2]
+    cases = {
+        "a built file has '-'": good.replace("\t-\t-\t-\t" + TINY_BUILD,
+                                             "\thttp://x/y\t-\t-\t" + TINY_BUILD),
+        "needs its build command": good.replace(TINY_BUILD, "-"),
+        "must be 'convert": good.replace(TINY_BUILD, "quantize q4_0"),
+        "unknown type": good.replace(TINY_BUILD, "convert --type q9_9"),
+        "unknown option": good.replace(TINY_BUILD, "convert --bogus 1"),
+        "needs a value": good.replace(TINY_BUILD, "convert --type"),
+        "must lie in the directory": good.replace("tiny-llama/config.json", "other/config.json"),
+        "source rows need a built file": good.replace(built + "\n", ""),
+        "exactly one ready or built": good + built.replace("tiny-llama.gguf", "two.gguf") + "\n",
+        "state must be": good.replace("\tbuilt\t", "\tconvert\t"),
+    }
+    for want, text in cases.items():
+        with open(env.catalogue, "w") as f:
+            f.write(text)
+        r = env.run("models")
+        expect(r.returncode == 1 and want in r.stderr, "catalogue error '%s'" % want, r)
+    expect(STATE.count() == 0, "no request for a bad catalogue")
+
+
 CASES = [v for k, v in list(globals().items()) if k.startswith("test_")]
+
+
+def make_tiny_model():
+    """TINY: the tiny llama's files; TINY_GGUF: what `cove convert` makes of them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "src")
+        make_safetensors.tiny_llama(src)
+        for name in sorted(os.listdir(src)):
+            TINY[name] = read(os.path.join(src, name))
+        out = os.path.join(tmp, "ref.gguf")
+        r = subprocess.run([COVE, *TINY_BUILD.split(), src, "-o", out, "-q"],
+                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        expect(r.returncode == 0, "cove convert of the tiny llama failed", r)
+        TINY_GGUF["bytes"] = read(out)
 
 
 def main():
@@ -388,6 +528,7 @@ def main():
         print("usage: test_pull.py PATH-TO-COVE", file=sys.stderr)
         return 2
     COVE = os.path.abspath(sys.argv[1])
+    make_tiny_model()
     passed = failed = 0
     with Server() as srv:
         for case in CASES:
