@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/pool.h"
 #include "engine/kernels/quants.h"
 #include "engine/kernels/quants_int.h"
 #include "test.h"
@@ -200,7 +201,8 @@ TEST(quants_f16_bf16_simd_exact)
             const cove_quant_ops *ref = cove_quant_ops_ref(ty), *s = cove_quant_ops_for_level(ty, lv[li]);
             ref->dequantize_row(h, f1, n);
             s->dequantize_row(h, f2, n);
-            CHECK_MSG(memcmp(f1, f2, (size_t)n * 4) == 0, "%s dequant %s", cove_klevel_name(lv[li]), t ? "bf16" : "f16");
+            CHECK_MSG(memcmp(f1, f2, (size_t)n * 4) == 0, "%s dequant %s", cove_klevel_name(lv[li]),
+                      t ? "bf16" : "f16");
             ref->quantize_row((const float *)u, h1, n);
             s->quantize_row((const float *)u, h2, n);
             for (int i = 0; i < n; i++)
@@ -244,7 +246,8 @@ TEST(quants_roundtrip_error)
         enum cove_ggml_type t = i < N_WEIGHT_TYPES ? weight_types[i] : act_types[i - N_WEIGHT_TYPES];
         double e = roundtrip_err(t, x, n);
         if (getenv("COVE_TEST_VERBOSE"))
-            fprintf(stderr, "  %-5s rel rmse %.5f (bound %.4f)\n", cove_type_info_get(t)->name, e, rt_bound(t));
+            fprintf(stderr, "  %-5s rel rmse %.5f (bound %.4f)\n", cove_type_info_get(t)->name, e,
+                    rt_bound(t));
         CHECK_MSG(e <= rt_bound(t), "%s: relative rmse %g > %g", cove_type_info_get(t)->name, e, rt_bound(t));
     }
     cove_free(x);
@@ -507,6 +510,51 @@ TEST(quants_gemm_long_rows)
             }
 }
 
+typedef struct {
+    const cove_quant_ops *ops;
+    const gemm_case *g;
+    const void *xq;
+    float *y;
+} gemm_par;
+
+static void gemm_par_rows(void *ctx, size_t begin, size_t end, int ith)
+{
+    const gemm_par *p = ctx;
+    (void)ith;
+    cove_quant_gemm_run(p->ops, p->g->w, cove_quant_row_bytes(p->ops->type, p->g->k), p->g->nr, p->xq,
+                        p->g->nx, p->g->k, p->y, (size_t)p->g->nr, (int)begin, (int)end);
+}
+
+/* Rows split over threads (as the model code runs it) give the very same Y as one call. */
+TEST(quants_gemm_threads)
+{
+    static const enum cove_ggml_type types[] = {COVE_TYPE_Q4_0, COVE_TYPE_Q8_0, COVE_TYPE_Q4_K,
+                                                COVE_TYPE_F16};
+    cove_pool *pool = NULL;
+    CHECK_OK(cove_pool_create(3, &pool));
+    for (int i = 0; i < 4 && !test_failed_now(); i++)
+        for (int nx = 1; nx <= 5 && !test_failed_now(); nx += 4) {
+            const cove_quant_ops *ops = cove_quant_ops_get(types[i]);
+            gemm_case g;
+            gemm_case_init(&g, ops, 67, nx, 512);
+            size_t n = (size_t)g.nr * (size_t)g.nx;
+            void *xq = cove_malloc(cove_quant_scratch_bytes(ops->type, g.k, g.nx));
+            float *y1 = cove_malloc(n * sizeof *y1);
+            int ok = cove_quant_gemm_prepare(ops, g.x, g.nx, g.k, xq) == COVE_OK;
+            gemm_par p = {ops, &g, xq, y1};
+            gemm_par_rows(&p, 0, (size_t)g.nr, 0);
+            p.y = g.y;
+            ok = ok && cove_pool_parallel_for(pool, (size_t)g.nr, gemm_par_rows, &p) == COVE_OK;
+            ok = ok && memcmp(y1, g.y, n * sizeof *y1) == 0;
+            cove_free(xq);
+            cove_free(y1);
+            gemm_case_free(&g);
+            if (!ok)
+                test_fail(__FILE__, __LINE__, "threads %s nx=%d", cove_type_info_get(types[i])->name, nx);
+        }
+    cove_pool_free(pool);
+}
+
 TEST(quants_gemm_args)
 {
     const cove_quant_ops *ops = cove_quant_ops_get(COVE_TYPE_Q4_0);
@@ -547,7 +595,8 @@ TEST(quants_tables)
             CHECK_EQ_INT(o->block_bytes, ti->block_bytes);
             CHECK(o->dequantize_row && o->quantize_row);
             CHECK((t == COVE_TYPE_Q8_1 || t == COVE_TYPE_Q8_K) == (o->vec_dot == NULL));
-            CHECK(!o->gemm_tile || (o->tile_rows >= 1 && o->tile_rows <= 8 && o->tile_cols >= 1 && o->tile_cols <= 8));
+            CHECK(!o->gemm_tile || (o->tile_rows >= 1 && o->tile_rows <= 8 && o->tile_cols >= 1 &&
+                                    o->tile_cols <= 8));
         }
     CHECK(cove_quant_ops_ref(COVE_TYPE_Q4_K)->level == COVE_KLEVEL_SCALAR);
     CHECK(cove_quant_ops_get(COVE_TYPE_Q4_K)->level == cove_quant_best_level());

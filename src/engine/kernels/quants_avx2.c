@@ -403,7 +403,8 @@ INLINE void ktile(enum cove_ggml_type t, int k, const void *const *w, const void
                 __m256i sv = kscale2(ks[r].sc, ch);
                 UNROLL
                 for (int c = 0; c < TC; c++) {
-                    __m256i p = _mm256_maddubs_epi16(wv, _mm256_loadu_si256((const __m256i *)(yb[c]->qs + 32 * ch)));
+                    __m256i yv = _mm256_loadu_si256((const __m256i *)(yb[c]->qs + 32 * ch));
+                    __m256i p = _mm256_maddubs_epi16(wv, yv);
                     acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(p, sv));
                 }
             }
@@ -411,7 +412,8 @@ INLINE void ktile(enum cove_ggml_type t, int k, const void *const *w, const void
         for (int r = 0; r < TR; r++)
             UNROLL
             for (int c = 0; c < TC; c++)
-                accf[r][c] = kfinish(t, acc[r][c], _mm256_load_si256((const __m256i *)ks[r].mn), ks[r].d, ks[r].dmin, yb[c], accf[r][c]);
+                accf[r][c] = kfinish(t, acc[r][c], _mm256_load_si256((const __m256i *)ks[r].mn), ks[r].d,
+                                     ks[r].dmin, yb[c], accf[r][c]);
     }
     for (int r = 0; r < nr; r++)
         for (int c = 0; c < nc; c++)

@@ -33,7 +33,8 @@ INLINE __m512 fload16(enum cove_ggml_type t, const void *row, int i, __mmask16 m
 {
     const uint8_t *p = row;
     if (t == COVE_TYPE_F32)
-        return m == 0xffff ? _mm512_loadu_ps((const float *)row + i) : _mm512_maskz_loadu_ps(m, (const float *)row + i);
+        return m == 0xffff ? _mm512_loadu_ps((const float *)row + i)
+                           : _mm512_maskz_loadu_ps(m, (const float *)row + i);
     __m256i h = m == 0xffff ? _mm256_loadu_si256((const __m256i *)(p + 2 * (size_t)i))
                             : _mm256_maskz_loadu_epi16(m, p + 2 * (size_t)i);
     if (t == COVE_TYPE_F16)
@@ -110,8 +111,10 @@ INLINE void wpair2(enum cove_ggml_type t, const uint8_t *row, int b, bool two, _
         memcpy(&h0, row + (size_t)b * bs + qh_off, 4);
         if (two)
             memcpy(&h1, row + (size_t)(b + 1) * bs + qh_off, 4);
-        *lo = _mm256_or_si256(*lo, _mm256_maskz_mov_epi8(_cvtu32_mask32((h0 & 0xffff) | (h1 << 16)), x10));
-        *hi = _mm256_or_si256(*hi, _mm256_maskz_mov_epi8(_cvtu32_mask32((h0 >> 16) | (h1 & 0xffff0000u)), x10));
+        __mmask32 mlo = _cvtu32_mask32((h0 & 0xffff) | (h1 << 16));
+        __mmask32 mhi = _cvtu32_mask32((h0 >> 16) | (h1 & 0xffff0000u));
+        *lo = _mm256_or_si256(*lo, _mm256_maskz_mov_epi8(mlo, x10));
+        *hi = _mm256_or_si256(*hi, _mm256_maskz_mov_epi8(mhi, x10));
     }
 }
 
@@ -169,7 +172,8 @@ INLINE void tile32(enum cove_ggml_type t, int rows, int cols, int k, const void 
                 __m256 mw = scales8((const uint8_t *)w[r] + (size_t)g * wbs + m_off, wbs, n8);
                 UNROLL
                 for (int c = 0; c < cols; c++)
-                    accm[r][c] = _mm256_fmadd_ps(mw, scales8((const uint8_t *)x[c] + (size_t)g * ybs + 2, ybs, n8), accm[r][c]);
+                    accm[r][c] = _mm256_fmadd_ps(
+                        mw, scales8((const uint8_t *)x[c] + (size_t)g * ybs + 2, ybs, n8), accm[r][c]);
             }
         for (int p = 0; p < n8; p += 2) {
             const bool two = p + 1 < n8;
@@ -180,8 +184,10 @@ INLINE void tile32(enum cove_ggml_type t, int rows, int cols, int k, const void 
             for (int c = 0; c < cols; c++) {
                 ypair2(t, x[c], g + p, two, &ylo[c], &yhi[c]);
                 noff[c] = _mm256_setzero_si256();
-                if (woff(t))
-                    noff[c] = _mm256_sub_epi32(noff[c], _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(noff[c], voff, ylo[c]), voff, yhi[c]));
+                if (woff(t)) {
+                    __m256i s = _mm256_dpbusd_epi32(noff[c], voff, ylo[c]);
+                    noff[c] = _mm256_sub_epi32(noff[c], _mm256_dpbusd_epi32(s, voff, yhi[c]));
+                }
                 sy[c] = _mm256_permutevar8x32_ps(dy8[c], idx);
             }
             UNROLL
@@ -192,7 +198,8 @@ INLINE void tile32(enum cove_ggml_type t, int rows, int cols, int k, const void 
                 for (int c = 0; c < cols; c++) {
                     __m256i is = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(noff[c], wlo, ylo[c]), whi, yhi[c]);
                     __m256 sc = _mm256_permutevar8x32_ps(d8[r][c], idx);
-                    acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), dd ? sc : _mm256_mul_ps(sc, sy[c]), acc[r][c]);
+                    sc = dd ? sc : _mm256_mul_ps(sc, sy[c]);
+                    acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), sc, acc[r][c]);
                 }
             }
         }
@@ -261,7 +268,8 @@ INLINE void ktile(enum cove_ggml_type t, int rows, int cols, int k, const void *
             for (int c = 0; c < cols; c++) {
                 __m256i s = _mm256_add_epi32(_mm512_castsi512_si256(acc[r][c]),
                                              _mm512_extracti64x4_epi64(acc[r][c], 1));
-                accf[r][c] = kfinish(t, s, _mm256_load_si256((const __m256i *)ks[r].mn), ks[r].d, ks[r].dmin, yb[c], accf[r][c]);
+                accf[r][c] = kfinish(t, s, _mm256_load_si256((const __m256i *)ks[r].mn), ks[r].d, ks[r].dmin,
+                                     yb[c], accf[r][c]);
             }
     }
     for (int r = 0; r < nr; r++)

@@ -267,7 +267,8 @@ INLINE float gv_row(enum cove_ggml_type t, const uint8_t *wr, const uint8_t *yr,
             accm = _mm256_fmadd_ps(scales8(wg + m_off, wbs, 8), _mm256_load_ps(a->sy + g), accm);
         UNROLL
         for (int b = 0; b < 8; b++)
-            acc[b & 1] = gv_block(t, wg + (size_t)b * wbs, yg + (size_t)b * ybs, a->noff[g + b], d8, b, acc[b & 1]);
+            acc[b & 1] = gv_block(t, wg + (size_t)b * wbs, yg + (size_t)b * ybs, a->noff[g + b], d8, b,
+                                  acc[b & 1]);
     }
     if (g < nb) {
         const int n8 = nb - g;
@@ -321,10 +322,13 @@ INLINE void gv2_prepare(enum cove_ggml_type t, const uint8_t *yr, int nb, gv2_ac
 INLINE void wpair_nib(enum cove_ggml_type t, const uint8_t *b0, size_t bs, bool two, __m256i *lo, __m256i *hi)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
-    const size_t qs = t == COVE_TYPE_Q4_0 ? offsetof(block_q4_0, qs) : t == COVE_TYPE_Q4_1 ? offsetof(block_q4_1, qs)
-                    : t == COVE_TYPE_Q5_0 ? offsetof(block_q5_0, qs) : offsetof(block_q5_1, qs);
+    const size_t qs = t == COVE_TYPE_Q4_0   ? offsetof(block_q4_0, qs)
+                      : t == COVE_TYPE_Q4_1 ? offsetof(block_q4_1, qs)
+                      : t == COVE_TYPE_Q5_0 ? offsetof(block_q5_0, qs)
+                                            : offsetof(block_q5_1, qs);
     __m128i q1 = two ? _mm_loadu_si128((const __m128i *)(b0 + bs + qs)) : _mm_setzero_si128();
-    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(b0 + qs))), q1, 1);
+    __m128i q0 = _mm_loadu_si128((const __m128i *)(b0 + qs));
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
     *lo = _mm256_and_si256(v, m4);
     *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
     if (t == COVE_TYPE_Q5_0 || t == COVE_TYPE_Q5_1) {
@@ -366,10 +370,12 @@ INLINE float gv2_row(enum cove_ggml_type t, const uint8_t *wr, int nb, const gv2
         if (n8 == 8) {
             UNROLL
             for (int p = 0; p < 4; p++)
-                acc[p & 1] = gv2_pair(t, wg + (size_t)(2 * p) * wbs, wbs, true, a, g + 2 * p, d8, 2 * p, acc[p & 1]);
+                acc[p & 1] = gv2_pair(t, wg + (size_t)(2 * p) * wbs, wbs, true, a, g + 2 * p, d8, 2 * p,
+                                      acc[p & 1]);
         } else {
             for (int p = 0; 2 * p < n8; p++)
-                acc[0] = gv2_pair(t, wg + (size_t)(2 * p) * wbs, wbs, 2 * p + 1 < n8, a, g + 2 * p, d8, 2 * p, acc[0]);
+                acc[0] = gv2_pair(t, wg + (size_t)(2 * p) * wbs, wbs, 2 * p + 1 < n8, a, g + 2 * p, d8,
+                                  2 * p, acc[0]);
         }
     }
     return hsum_ps(_mm256_add_ps(acc[0], acc[1])) + (q81 ? hsum_ps(accm) : 0.0f);
@@ -480,18 +486,18 @@ INLINE __m256i kchunk(enum cove_ggml_type t, const uint8_t *blk, int c)
     const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
     switch (t) {
     case COVE_TYPE_Q2_K: case COVE_TYPE_Q3_K: {
-        const uint8_t *qs = t == COVE_TYPE_Q2_K ? ((const block_q2_K *)blk)->qs : ((const block_q3_K *)blk)->qs;
+        const uint8_t *qs = t == COVE_TYPE_Q2_K ? ((const block_q2_K *)blk)->qs
+                                                : ((const block_q3_K *)blk)->qs;
         __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * (c / 4)));
         v = _mm256_and_si256(shl16(v, -2 * (c % 4)), m3);
         if (t == COVE_TYPE_Q2_K)
             return v;
         __m256i h = _mm256_loadu_si256((const __m256i *)((const block_q3_K *)blk)->hmask);
-        const __m256i bit = _mm256_set1_epi8((char)(1u << c));
-        return _mm256_or_si256(v, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bit), bit),
-                                                   _mm256_set1_epi8(4)));
+        return _mm256_or_si256(v, _mm256_and_si256(shl16(h, 2 - c), _mm256_set1_epi8(4)));
     }
     case COVE_TYPE_Q4_K: case COVE_TYPE_Q5_K: {
-        const uint8_t *qs = t == COVE_TYPE_Q4_K ? ((const block_q4_K *)blk)->qs : ((const block_q5_K *)blk)->qs;
+        const uint8_t *qs = t == COVE_TYPE_Q4_K ? ((const block_q4_K *)blk)->qs
+                                                : ((const block_q5_K *)blk)->qs;
         __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * (c / 2)));
         v = _mm256_and_si256(c & 1 ? _mm256_srli_epi16(v, 4) : v, m4);
         if (t == COVE_TYPE_Q4_K)
@@ -628,14 +634,10 @@ INLINE __m256i kscale2(const int16_t *sc, int c)
  */
 INLINE __m256i kscale2r(__m256i lo, __m256i hi, int c)
 {
-    const int w = 2 * (c % 4); /* word of group 2c within its lane */
-    const __m256i shuf = _mm256_setr_epi8(
-        (char)(2 * w), (char)(2 * w + 1), (char)(2 * w), (char)(2 * w + 1), (char)(2 * w), (char)(2 * w + 1),
-        (char)(2 * w), (char)(2 * w + 1), (char)(2 * w), (char)(2 * w + 1), (char)(2 * w), (char)(2 * w + 1),
-        (char)(2 * w), (char)(2 * w + 1), (char)(2 * w), (char)(2 * w + 1), (char)(2 * w + 2), (char)(2 * w + 3),
-        (char)(2 * w + 2), (char)(2 * w + 3), (char)(2 * w + 2), (char)(2 * w + 3), (char)(2 * w + 2),
-        (char)(2 * w + 3), (char)(2 * w + 2), (char)(2 * w + 3), (char)(2 * w + 2), (char)(2 * w + 3),
-        (char)(2 * w + 2), (char)(2 * w + 3), (char)(2 * w + 2), (char)(2 * w + 3));
+    const char a = (char)(4 * (c % 4)), b = (char)(a + 1); /* bytes of group 2c in its lane */
+    const char e = (char)(a + 2), f = (char)(a + 3);           /* and of group 2c + 1 */
+    const __m256i shuf = _mm256_setr_epi8(a, b, a, b, a, b, a, b, a, b, a, b, a, b, a, b,
+                                          e, f, e, f, e, f, e, f, e, f, e, f, e, f, e, f);
     return _mm256_shuffle_epi8(c < 4 ? lo : hi, shuf);
 }
 
