@@ -51,6 +51,8 @@ int cove_cmd_models(int argc, char **argv);
 int cove_cmd_embed(int argc, char **argv);
 int cove_cmd_convert(int argc, char **argv);
 int cove_cmd_quantize(int argc, char **argv);
+int cove_cmd_bench(int argc, char **argv);
+int cove_cmd_gen_model(int argc, char **argv);
 int cove_cmd_chat(int argc, char **argv);
 
 #endif

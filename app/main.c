@@ -25,6 +25,8 @@ static const cove_cmd commands[] = {
     {"embed", "print the sentence embeddings of texts as JSON", cove_cmd_embed},
     {"convert", "turn a Hugging Face model directory into a GGUF file", cove_cmd_convert},
     {"quantize", "requantize the weights of a GGUF file", cove_cmd_quantize},
+    {"gen-model", "write a random model of a real model's shapes (benchmarks)", cove_cmd_gen_model},
+    {"bench", "measure prefill and decode speed of a model", cove_cmd_bench},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

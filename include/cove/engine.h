@@ -82,6 +82,9 @@ int32_t cove_model_n_head(const cove_model *model);      /* 0 for a vocab-only m
 int32_t cove_model_n_head_kv(const cove_model *model);   /* 0 for a vocab-only model */
 /* Number of weight elements in all tensors (0 for a vocab-only model). */
 uint64_t cove_model_n_params(const cove_model *model);
+/* Bytes of weights one decoded token reads: every matrix once (the token embedding table
+ * only when it is also the output projection, as tied models have it). 0: vocab-only. */
+uint64_t cove_model_weight_bytes(const cove_model *model);
 
 /* Special token ids; -1 when the vocabulary has none. */
 int32_t cove_model_token_bos(const cove_model *model);
@@ -97,19 +100,23 @@ typedef struct cove_context cove_context;
 
 enum cove_kv_type {
     COVE_KV_F16 = 0, /* half the memory; the default */
-    COVE_KV_F32 = 1  /* exact; for tests and references */
+    COVE_KV_F32 = 1, /* exact; for tests and references */
+    COVE_KV_Q8_0 = 2 /* about a quarter of F32 (34 bytes per 32 values); needs a head size
+                        that is a multiple of 32. Logits stay within about 1e-2 of F16's */
 };
 
 typedef struct cove_context_params {
-    int32_t n_ctx;         /* tokens the KV cache holds; 0: the model's training
-                              context, capped at COVE_CTX_DEFAULT_MAX. Default 0 */
+    int32_t n_ctx;         /* tokens the KV cache holds for each sequence; 0: the model's
+                              training context, capped at COVE_CTX_DEFAULT_MAX. Default 0 */
     int32_t n_ubatch;      /* tokens one forward step processes at once (sizes the
-                              scratch buffers; decode splits larger batches). Default 64 */
+                              scratch buffers; decode splits larger batches). Default 512 */
     int32_t n_outputs_max; /* most tokens of one decode call that may ask for logits
                               (sizes the logits buffer). Default 8 */
-    int32_t n_threads;     /* worker threads; 0: one per core. Default 0. (The current
-                              kernels are single-threaded; the value is kept for them.) */
+    int32_t n_threads;     /* threads of a forward step, the caller included; 0: one per
+                              usable core. Default 0 */
     enum cove_kv_type kv_type; /* element type of the KV cache. Default COVE_KV_F16 */
+    int32_t n_seq_max;     /* sequences the context holds at once, ids 0 .. n_seq_max - 1,
+                              each with its own n_ctx positions of cache. Default 1 */
 } cove_context_params;
 
 #define COVE_CTX_DEFAULT_MAX 4096
@@ -118,9 +125,11 @@ cove_context_params cove_context_default_params(void);
 
 /*
  * Create an inference context on `model` (borrowed: it must outlive the context). Allocates
- * the KV cache for params.n_ctx tokens and every scratch buffer decoding needs. Fails with
- * COVE_ERR_INVALID_ARG (bad params, vocab-only model), COVE_ERR_LIMIT (n_ctx beyond
- * limits.h), COVE_ERR_NOMEM. *out is NULL on failure.
+ * the KV cache for n_seq_max sequences of params.n_ctx tokens and every scratch buffer
+ * decoding needs, and starts n_threads - 1 worker threads. Fails with COVE_ERR_INVALID_ARG
+ * (bad params, vocab-only model), COVE_ERR_UNSUPPORTED (an encoder model; a Q8_0 cache with
+ * a head size not a multiple of 32), COVE_ERR_LIMIT (n_ctx, n_seq_max, n_threads or the
+ * KV cache's bytes beyond limits.h), COVE_ERR_NOMEM. *out is NULL on failure.
  */
 cove_status cove_context_create(const cove_model *model, cove_context_params params,
                                 cove_context **out, cove_error *err);
@@ -129,25 +138,37 @@ cove_status cove_context_create(const cove_model *model, cove_context_params par
 void cove_context_free(cove_context *ctx);
 
 const cove_model *cove_context_model(const cove_context *ctx); /* borrowed */
+/* Positions the cache holds for each sequence. */
 int32_t cove_context_n_ctx(const cove_context *ctx);
-/* Number of positions of sequence `seq_id` held in the KV cache (the next position). */
+int32_t cove_context_n_seq_max(const cove_context *ctx);
+int32_t cove_context_n_threads(const cove_context *ctx);
+/* Number of positions of sequence `seq_id` held in the KV cache (the next position); 0 for
+ * an id outside [0, n_seq_max). */
 int32_t cove_context_n_past(const cove_context *ctx, int32_t seq_id);
 
 /*
  * Forget the cached positions >= p0 of sequence `seq_id` (p0 <= 0 clears it), so that
- * decoding can go back and take another path. Returns COVE_ERR_INVALID_ARG for an unknown
- * seq_id.
+ * decoding can go back and take another path. Other sequences are untouched. The logits of
+ * the last decode are dropped. Returns COVE_ERR_INVALID_ARG for a seq_id outside
+ * [0, n_seq_max).
  */
+cove_status cove_context_seq_truncate(cove_context *ctx, int32_t seq_id, int32_t p0);
+
+/* Forget every position of sequence `seq_id` (cove_context_seq_truncate with p0 = 0). */
+cove_status cove_context_seq_clear(cove_context *ctx, int32_t seq_id);
+
+/* The older name of cove_context_seq_truncate. */
 cove_status cove_context_kv_truncate(cove_context *ctx, int32_t seq_id, int32_t p0);
 
 /*
  * A batch of tokens to decode. All arrays are borrowed for the call and have n entries.
  *   tokens       token ids, each in [0, n_vocab)
- *   pos          position of each token; NULL: consecutive, starting at the sequence's
+ *   pos          position of each token; NULL: each sequence's tokens consecutive from its
  *                n_past. Positions of one sequence must be consecutive and start at its
- *                n_past (use cove_context_kv_truncate to go back).
- *   seq_id       sequence of each token; NULL: sequence 0. (Only sequence 0 is supported
- *                for now; other ids give COVE_ERR_UNSUPPORTED.)
+ *                n_past (use cove_context_seq_truncate to go back).
+ *   seq_id       sequence of each token, in [0, n_seq_max); NULL: sequence 0. The tokens of
+ *                several sequences may be mixed in any order; each token attends only to
+ *                the cached positions of its own sequence.
  *   want_logits  non-zero where the logits of that token are wanted; NULL: only the last
  *                token's. At most n_outputs_max tokens may ask.
  */
@@ -162,10 +183,10 @@ typedef struct cove_batch {
 /*
  * Run the model on `batch`: appends its keys and values to the KV cache and computes the
  * logits that were asked for, readable with cove_context_logits until the next decode.
- * Fails, leaving the cache as it was, with COVE_ERR_LIMIT when the tokens do not fit in
- * the context ("prompt is too long ..."; nothing is silently dropped) or more than
- * n_outputs_max logits are asked for, COVE_ERR_INVALID_ARG for a bad token id, position
- * or empty batch, COVE_ERR_UNSUPPORTED for a sequence other than 0.
+ * Fails, leaving the cache as it was, with COVE_ERR_LIMIT when the tokens of a sequence do
+ * not fit in its n_ctx positions ("prompt is too long ..."; nothing is silently dropped) or
+ * more than n_outputs_max logits are asked for, COVE_ERR_INVALID_ARG for a bad token id,
+ * position, sequence id or an empty batch.
  */
 cove_status cove_decode(cove_context *ctx, const cove_batch *batch, cove_error *err);
 

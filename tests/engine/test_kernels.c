@@ -3,7 +3,10 @@
  *
  * Half-precision conversions are checked exhaustively (every f16 value) and against a
  * nearest-value search for f32 inputs; every table entry's dot product and row
- * conversion is checked against double arithmetic.
+ * conversion is checked against double arithmetic, each SIMD level of the vector
+ * operations against the scalar references, and the split matrix product (as threads
+ * run it) against one call and against the dequantized weights (1e-4; 1e-2 for Q8_1
+ * activations, whose block sums are rounded to f16 apart from their elements).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 
 #include "engine/gguf/gguf.h"
 #include "engine/kernels/kernels.h"
+#include "engine/kernels/quants.h"
 #include "test.h"
 
 /* f16 value from the format's definition. */
@@ -136,38 +140,156 @@ TEST(kernels_table_against_reference)
     for (int i = 0; i < N; i++)
         x[i] = (float)cos(i * 0.11);
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-        const cove_kernel *k = cove_kernel_for(types[t]);
-        CHECK(k && k->type == types[t]);
-        make_row(k, N, row, vals);
-        double want = 0, mag = 0;
-        for (int i = 0; i < N; i++) {
-            want += (double)vals[i] * x[i];
-            mag += fabs((double)vals[i] * x[i]);
+        const cove_kernel *kernels[2] = {cove_kernel_for(types[t]), cove_kernel_ref_for(types[t])};
+        for (int v = 0; v < 2; v++) {
+            const cove_kernel *k = kernels[v];
+            CHECK(k && k->type == types[t] && k->ops);
+            make_row(k, N, row, vals);
+            double want = 0, mag = 0;
+            for (int i = 0; i < N; i++) {
+                want += (double)vals[i] * x[i];
+                mag += fabs((double)vals[i] * x[i]);
+            }
+            float got = k->dot(row, x, N);
+            CHECK_MSG(fabs(got - want) <= 1e-6 * mag, "%s dot: %g, want %g", k->name, got, want);
+            k->from_f32(vals, row, N); /* the values are exact in the type: a round trip */
+            k->to_f32(row, back, N);
+            CHECK_MSG(memcmp(back, vals, sizeof vals) == 0, "%s round trip", k->name);
+            CHECK_EQ_INT(cove_kernel_row_bytes(k, N), (size_t)N * k->block_bytes);
         }
-        float got = k->dot(row, x, N);
-        CHECK_MSG(fabs(got - want) <= 1e-6 * mag, "%s dot: %g, want %g", k->name, got, want);
-        k->from_f32(vals, row, N); /* the values are exact in the type: a round trip */
-        k->to_f32(row, back, N);
-        CHECK_MSG(memcmp(back, vals, sizeof vals) == 0, "%s round trip", k->name);
-        CHECK_EQ_INT(cove_kernel_row_bytes(k, N), (size_t)N * k->block_bytes);
     }
     CHECK(cove_kernel_for(COVE_TYPE_Q4_0 + 1000) == NULL);
+    CHECK(cove_kernel_for(COVE_TYPE_Q8_K) == NULL); /* activation-only */
+    CHECK(cove_kernel_for(COVE_TYPE_IQ2_XXS) == NULL);
+}
+
+/* Every weight type: the best-level table converts rows exactly as the reference does. */
+TEST(kernels_quant_types_convert_like_reference)
+{
+    static const uint32_t types[] = {COVE_TYPE_Q4_0, COVE_TYPE_Q4_1, COVE_TYPE_Q5_0,
+                                     COVE_TYPE_Q5_1, COVE_TYPE_Q8_0, COVE_TYPE_Q2_K,
+                                     COVE_TYPE_Q3_K, COVE_TYPE_Q4_K, COVE_TYPE_Q5_K,
+                                     COVE_TYPE_Q6_K};
+    enum { N = 512 };
+    float x[N], a[N], b[N];
+    static uint8_t qa[N * 2], qb[N * 2];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)sin(i * 0.71) * (1.0f + (float)(i % 37) * 0.1f);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        const cove_kernel *k = cove_kernel_for(types[t]), *r = cove_kernel_ref_for(types[t]);
+        CHECK(k && r && k->ops && !k->dot && k->block_size > 1);
+        size_t rb = cove_kernel_row_bytes(k, N);
+        r->from_f32(x, qa, N);
+        k->from_f32(x, qb, N);
+        CHECK_MSG(memcmp(qa, qb, rb) == 0, "%s: quantizers differ", k->name);
+        r->to_f32(qa, a, N);
+        k->to_f32(qa, b, N);
+        CHECK_MSG(memcmp(a, b, sizeof a) == 0, "%s: dequantizers differ", k->name);
+    }
+}
+
+/* The vector operations of every SIMD level this CPU has against the scalar references,
+ * on lengths around the vector widths. */
+TEST(kernels_vec_ops_levels)
+{
+    enum { N = 131 };
+    float a[N], b[N], y0[N], y1[N];
+    uint16_t h[N], bf[N];
+    const cove_vec_ops *ref = cove_vec_ops_for_level(COVE_KLEVEL_SCALAR);
+    CHECK(ref && cove_vec_ops_get());
+    for (int i = 0; i < N; i++) {
+        a[i] = (float)sin(i * 0.3);
+        b[i] = (float)cos(i * 0.17) * 3.0f;
+        h[i] = cove_f32_to_f16(b[i]);
+        bf[i] = cove_f32_to_bf16(b[i]);
+    }
+    int levels = 0;
+    for (int lv = 0; lv < COVE_KLEVEL_COUNT; lv++) {
+        const cove_vec_ops *v = cove_vec_ops_for_level((enum cove_klevel)lv);
+        if (!v)
+            continue;
+        levels++;
+        CHECK_EQ_INT(v->level, lv);
+        for (int n = 0; n <= N; n += (n < 40 ? 1 : 13)) {
+            double tol = 1e-5 * (n + 1);
+            CHECK_MSG(fabs(v->dot_f32(a, b, n) - ref->dot_f32(a, b, n)) <= tol, "dot_f32 %d", n);
+            CHECK_MSG(fabs(v->dot_f16(h, a, n) - ref->dot_f16(h, a, n)) <= tol, "dot_f16 %d", n);
+            CHECK_MSG(fabs(v->dot_bf16(bf, a, n) - ref->dot_bf16(bf, a, n)) <= tol, "dot_bf16 %d", n);
+            memcpy(y0, a, sizeof a);
+            memcpy(y1, a, sizeof a);
+            ref->axpy_f32(y0, 0.7f, b, n);
+            v->axpy_f32(y1, 0.7f, b, n);
+            for (int i = 0; i < N; i++) /* fma rounds once: within an ulp or so */
+                CHECK_MSG(fabsf(y0[i] - y1[i]) <= 1e-6f * (1 + fabsf(y0[i])), "axpy_f32 %d", n);
+            ref->axpy_f16(y0, -1.3f, h, n);
+            v->axpy_f16(y1, -1.3f, h, n);
+            for (int i = 0; i < N; i++)
+                CHECK_MSG(fabsf(y0[i] - y1[i]) <= 2e-6f * (1 + fabsf(y0[i])), "axpy_f16 %d", n);
+        }
+    }
+    fprintf(stderr, "  %d vector levels checked (best: %s)\n", levels,
+            cove_klevel_name(cove_vec_ops_get()->level));
+    CHECK(levels >= 1);
 }
 
 TEST(kernels_matmul_batched_equals_single)
 {
     enum { R = 7, C = 33, T = 3 };
     static uint16_t w[R * C];
-    float x[T * C], y1[T * R], yb[T * R], buf[C];
+    float x[T * C], y1[T * R], yb[T * R];
     for (int i = 0; i < R * C; i++)
         w[i] = cove_f32_to_f16((float)sin(i * 0.5));
     for (int i = 0; i < T * C; i++)
         x[i] = (float)cos(i * 0.3);
     const cove_kernel *k = cove_kernel_for(COVE_TYPE_F16);
     cove_matrix m = {k, w, R, C, cove_kernel_row_bytes(k, C)};
+    CHECK_EQ_INT(cove_matmul_scratch_bytes(&m, T), 0); /* f32 activations need none */
     for (int t = 0; t < T; t++)
-        cove_matmul(&m, x + t * C, 1, y1 + t * R, buf);
-    cove_matmul(&m, x, T, yb, buf);
+        cove_matmul(&m, x + t * C, 1, y1 + t * R, NULL);
+    cove_matmul(&m, x, T, yb, NULL);
     for (int i = 0; i < T * R; i++)
         CHECK_MSG(fabsf(y1[i] - yb[i]) <= 1e-5f * (1 + fabsf(y1[i])), "element %d", i);
+}
+
+/*
+ * Quantized products in pieces, as threads do them: activations quantized in two token
+ * ranges and output rows in three ranges give what one call gives, and that equals the
+ * dot of the dequantized weights with the dequantized activations.
+ */
+TEST(kernels_matmul_quant_split)
+{
+    static const uint32_t types[] = {COVE_TYPE_Q8_0, COVE_TYPE_Q4_1, COVE_TYPE_Q4_K,
+                                     COVE_TYPE_Q6_K};
+    enum { R = 40, C = 256, T = 5 };
+    static float w[R * C], wd[R * C], x[T * C], xd[T * C], y1[T * R], y2[T * R];
+    static uint8_t wq[R * C * 2], s1[T * C * 2], s2[T * C * 2];
+    for (int i = 0; i < R * C; i++)
+        w[i] = (float)sin(i * 0.013) * 0.5f;
+    for (int i = 0; i < T * C; i++)
+        x[i] = (float)cos(i * 0.07);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        const cove_kernel *k = cove_kernel_for(types[t]);
+        cove_matrix m = {k, wq, R, C, cove_kernel_row_bytes(k, C)};
+        const cove_quant_ops *act = cove_quant_ops_ref(cove_matmul_act_type(&m));
+        /* Q8_1 keeps each block's sum in f16 (the weights' minimum multiplies it) */
+        const double tol = act->type == COVE_TYPE_Q8_1 ? 1e-2 : 1e-4;
+        k->from_f32(w, wq, R * C);
+        k->to_f32(wq, wd, R * C);
+        CHECK(cove_matmul_scratch_bytes(&m, T) <= sizeof s1);
+        cove_matmul(&m, x, T, y1, s1);
+        const void *xq = cove_matmul_quantize(&m, x, 0, 2, s2);
+        CHECK(cove_matmul_quantize(&m, x, 2, T, s2) == xq);
+        for (int r0 = 0; r0 < R; r0 += 16)
+            cove_matmul_rows(&m, xq, T, y2, R, r0, r0 + 16 < R ? r0 + 16 : R);
+        act->quantize_row(x, s1, T * C);
+        act->dequantize_row(s1, xd, T * C);
+        for (int i = 0; i < T * R; i++) {
+            double want = 0;
+            for (int c = 0; c < C; c++)
+                want += (double)wd[(i % R) * C + c] * xd[(i / R) * C + c];
+            CHECK_MSG(fabsf(y1[i] - y2[i]) <= 1e-5f * (1 + fabsf(y1[i])), "%s split %d", k->name, i);
+            CHECK_MSG(fabs(y1[i] - want) <= tol * (1 + fabs(want)), "%s: %g, want %g", k->name,
+                      y1[i], want);
+        }
+    }
 }

@@ -14,7 +14,7 @@ static uint16_t load_u16(const uint8_t *p)
     return v;
 }
 
-static float bf16_dot(const void *row, const float *x, int64_t n)
+float cove_k_dot_bf16_ref(const void *row, const float *x, int64_t n)
 {
     const uint8_t *p = row;
     float s[4] = {0};
@@ -48,7 +48,7 @@ const cove_kernel cove_kernel_bf16 = {
     .name = "bf16",
     .block_size = 1,
     .block_bytes = 2,
-    .dot = bf16_dot,
+    .dot = cove_k_dot_bf16_ref,
     .to_f32 = bf16_to_f32,
     .from_f32 = bf16_from_f32,
 };

@@ -1,5 +1,5 @@
 /*
- * engine/kernels/k_f16.c - the f16 kernel (scalar reference).
+ * engine/kernels/k_f16.c - the f16 kernel and f16 vector operations (scalar references).
  */
 #include <string.h>
 
@@ -14,7 +14,7 @@ static uint16_t load_u16(const uint8_t *p)
     return v;
 }
 
-static float f16_dot(const void *row, const float *x, int64_t n)
+float cove_k_dot_f16_ref(const void *row, const float *x, int64_t n)
 {
     const uint8_t *p = row;
     float s[4] = {0};
@@ -27,14 +27,21 @@ static float f16_dot(const void *row, const float *x, int64_t n)
     return (s[0] + s[2]) + (s[1] + s[3]);
 }
 
-static void f16_to_f32(const void *row, float *dst, int64_t n)
+void cove_k_axpy_f16_ref(float *y, float a, const void *h, int64_t n)
+{
+    const uint8_t *p = h;
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * cove_f16_to_f32_inline(load_u16(p + 2 * i));
+}
+
+void cove_k_f16_to_f32_ref(const void *row, float *dst, int64_t n)
 {
     const uint8_t *p = row;
     for (int64_t i = 0; i < n; i++)
         dst[i] = cove_f16_to_f32_inline(load_u16(p + 2 * i));
 }
 
-static void f16_from_f32(const float *src, void *dst, int64_t n)
+void cove_k_f32_to_f16_ref(const float *src, void *dst, int64_t n)
 {
     uint8_t *p = dst;
     for (int64_t i = 0; i < n; i++) {
@@ -48,7 +55,7 @@ const cove_kernel cove_kernel_f16 = {
     .name = "f16",
     .block_size = 1,
     .block_bytes = 2,
-    .dot = f16_dot,
-    .to_f32 = f16_to_f32,
-    .from_f32 = f16_from_f32,
+    .dot = cove_k_dot_f16_ref,
+    .to_f32 = cove_k_f16_to_f32_ref,
+    .from_f32 = cove_k_f32_to_f16_ref,
 };

@@ -1,14 +1,58 @@
 /*
- * engine/kernels/k_f32.c - the f32 kernel (scalar reference).
+ * engine/kernels/k_f32.c - the f32 kernel and f32 vector operations (scalar references).
  */
+#include <math.h>
 #include <string.h>
 
 #include "engine/gguf/gguf.h"
 #include "engine/kernels/kernels_int.h"
 
+/* Eight running sums, added pairwise: the order the SIMD variants come close to. */
+float cove_k_dot_f32_ref(const float *a, const float *b, int64_t n)
+{
+    float s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            s[j] += a[i + j] * b[i + j];
+    for (; i < n; i++)
+        s[0] += a[i] * b[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+void cove_k_axpy_f32_ref(float *y, float a, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+void cove_k_dot_many_ref(const float *q, const float *k, int64_t ldk, int64_t nk, int64_t n,
+                         float *out)
+{
+    for (int64_t j = 0; j < nk; j++)
+        out[j] = cove_k_dot_f32_ref(q, k + j * ldk, n);
+}
+
+void cove_k_axpy_many_ref(float *out, const float *p, const float *v, int64_t ldv, int64_t nv,
+                          int64_t n)
+{
+    for (int64_t j = 0; j < nv; j++)
+        cove_k_axpy_f32_ref(out, p[j], v + j * ldv, n);
+}
+
+float cove_k_exp_sum_ref(float *x, int64_t n, float max)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    return sum;
+}
+
 static float f32_dot(const void *row, const float *x, int64_t n)
 {
-    return cove_dot_f32(row, x, n);
+    return cove_k_dot_f32_ref(row, x, n);
 }
 
 static void f32_to_f32(const void *row, float *dst, int64_t n)

@@ -1,13 +1,33 @@
 /*
- * engine/kernels/kernels_int.h - the table entries, one file per type (private).
+ * engine/kernels/kernels_int.h - the pieces of the kernel tables, one file per type and one
+ * per SIMD level (private to engine/kernels).
  */
 #ifndef COVE_ENGINE_KERNELS_INT_H
 #define COVE_ENGINE_KERNELS_INT_H
 
 #include "engine/kernels/kernels.h"
 
+/* Scalar references of the plain types; kernels.c completes them with the quant tables. */
 extern const cove_kernel cove_kernel_f32;  /* k_f32.c */
 extern const cove_kernel cove_kernel_f16;  /* k_f16.c */
 extern const cove_kernel cove_kernel_bf16; /* k_bf16.c */
+
+/* Scalar vector operations (the references). */
+float cove_k_dot_f32_ref(const float *a, const float *b, int64_t n);            /* k_f32.c */
+void cove_k_axpy_f32_ref(float *y, float a, const float *x, int64_t n);         /* k_f32.c */
+void cove_k_dot_many_ref(const float *q, const float *k, int64_t ldk, int64_t nk, int64_t n,
+                         float *out);                                           /* k_f32.c */
+void cove_k_axpy_many_ref(float *out, const float *p, const float *v, int64_t ldv, int64_t nv,
+                          int64_t n);                                           /* k_f32.c */
+float cove_k_exp_sum_ref(float *x, int64_t n, float max);                       /* k_f32.c */
+float cove_k_dot_f16_ref(const void *h, const float *x, int64_t n);             /* k_f16.c */
+void cove_k_axpy_f16_ref(float *y, float a, const void *h, int64_t n);          /* k_f16.c */
+void cove_k_f16_to_f32_ref(const void *h, float *y, int64_t n);                 /* k_f16.c */
+void cove_k_f32_to_f16_ref(const float *x, void *h, int64_t n);                 /* k_f16.c */
+float cove_k_dot_bf16_ref(const void *h, const float *x, int64_t n);            /* k_bf16.c */
+
+/* SIMD levels override the entries they speed up (x86-64 only; no-ops elsewhere). */
+void cove_k_avx2_fill(cove_vec_ops *ops);   /* k_avx2.c: AVX2, FMA, F16C */
+void cove_k_avx512_fill(cove_vec_ops *ops); /* k_avx512.c: AVX-512F */
 
 #endif

@@ -14,8 +14,9 @@
  *
  * A pass holds several texts back to back: a token attends only to the tokens of its own
  * text, and positions restart at 0 for each text. The pass is split over the pool's
- * threads: matrix products, norms and embeddings by ranges of tokens, attention by
- * (token, head). Each thread has its own row buffer and score buffer.
+ * threads: matrix products quantize their input by ranges of tokens and then split their
+ * output rows (as decoder.c does), norms and embeddings go by ranges of tokens, attention
+ * by (token, head). Each thread has its own score buffer.
  */
 #include <math.h>
 #include <stddef.h>
@@ -48,6 +49,7 @@ typedef struct bert_weights {
     cove_matrix types;         /* token_types: n_types rows x n_embd; n_rows 0 when absent */
     const float *embd_norm_w, *embd_norm_b; /* token_embd_norm, [n_embd] */
     bert_layer *layers;        /* [n_layer] */
+    int32_t n_layer;
     cove_enc_info info;        /* pooling, normalisation, lengths the file gives */
 } bert_weights;
 
@@ -223,6 +225,7 @@ static cove_status bert_load(cove_model *m, cove_error *err)
     for (int32_t il = 0; il < m->hp.n_layer; il++)
         if ((st = load_layer(m, &w->layers[il], il, err)) != COVE_OK)
             return st;
+    w->n_layer = m->hp.n_layer;
     m->arch_data = w;
     return COVE_OK;
 }
@@ -248,9 +251,9 @@ typedef struct bert_state {
     float *ff;       /* n_batch * n_ff */
     float *type0;    /* n_embd: token type 0's row in f32 (zeros without token_types) */
     int32_t *lo, *hi; /* n_batch: the tokens [lo, hi) of each token's sequence */
-    float *row_bufs; /* threads * row_len: a weight row in f32 (batched matmul) */
+    uint8_t *act;    /* act_bytes: the quantized activations of a product */
     float *scores;   /* threads * n_seq_max: one head's attention weights */
-    size_t row_len;
+    size_t act_bytes;
     const cove_enc_batch *b; /* the pass under way */
 } bert_state;
 
@@ -261,6 +264,7 @@ typedef struct mm_job {
     const float *bias;
     const float *in;
     float *out;
+    const void *xq; /* the activations as the kernel reads them (after the first run) */
     int gelu;
 } mm_job;
 
@@ -284,27 +288,44 @@ static void layer_norm(float *x, const float *w, const float *b, int64_t n, floa
         x[i] = (float)(((double)x[i] - mean) * inv) * w[i] + b[i];
 }
 
-static void mm_range(void *ctx, size_t begin, size_t end, int ith)
+#define ROW_UNIT 16 /* rows of a thread's share: whole register tiles of the kernels */
+
+/* Quantize the activations of tokens [begin, end) into the shared scratch. */
+static void mm_quant_range(void *ctx, size_t begin, size_t end, int ith)
 {
-    const mm_job *j = ctx;
-    const int64_t rows = j->w->n_rows, cols = j->w->n_cols, n = (int64_t)(end - begin);
-    float *y = j->out + (int64_t)begin * rows;
-    float *row_buf = j->s->row_bufs + (size_t)ith * j->s->row_len;
-    cove_matmul(j->w, j->in + (int64_t)begin * cols, n, y, row_buf);
-    for (int64_t t = 0; t < n; t++, y += rows) {
-        for (int64_t r = 0; r < rows; r++)
-            y[r] += j->bias[r];
-        if (j->gelu)
-            for (int64_t r = 0; r < rows; r++)
-                y[r] = 0.5f * y[r] * (1.0f + erff(y[r] * 0.70710678118654752f));
-    }
+    mm_job *j = ctx;
+    cove_matmul_quantize(j->w, j->in, (int64_t)begin, (int64_t)end, j->s->act);
+    (void)ith;
 }
 
+/* Output rows [begin, end) * ROW_UNIT of every token, with bias (and gelu). */
+static void mm_rows_range(void *ctx, size_t begin, size_t end, int ith)
+{
+    const mm_job *j = ctx;
+    const int64_t rows = j->w->n_rows, n = j->s->b->n_tok;
+    const int64_t r0 = (int64_t)begin * ROW_UNIT;
+    const int64_t r1 = (int64_t)end * ROW_UNIT < rows ? (int64_t)end * ROW_UNIT : rows;
+    cove_matmul_rows(j->w, j->xq, n, j->out, (size_t)rows, r0, r1);
+    for (int64_t t = 0; t < n; t++) {
+        float *y = j->out + t * rows;
+        for (int64_t r = r0; r < r1; r++)
+            y[r] += j->bias[r];
+        if (j->gelu)
+            for (int64_t r = r0; r < r1; r++)
+                y[r] = 0.5f * y[r] * (1.0f + erff(y[r] * 0.70710678118654752f));
+    }
+    (void)ith;
+}
+
+/* out = W in + bias (then gelu): activations split by tokens, then rows over the threads,
+ * as the decoders do it (decoder.c). */
 static void matmul(bert_state *s, const cove_matrix *w, const float *bias, const float *in,
                    float *out, int gelu)
 {
-    mm_job j = {s, w, bias, in, out, gelu};
-    run_range(s, (size_t)s->b->n_tok, mm_range, &j);
+    mm_job j = {s, w, bias, in, out, NULL, gelu};
+    j.xq = cove_matmul_quantize(w, in, 0, 0, s->act); /* the pointer; nothing written */
+    run_range(s, (size_t)s->b->n_tok, mm_quant_range, &j);
+    run_range(s, (size_t)((w->n_rows + ROW_UNIT - 1) / ROW_UNIT), mm_rows_range, &j);
 }
 
 /* x_t = LN_embd(token_embd[tok] + position_embd[t - lo] + token_types[0]) */
@@ -420,13 +441,28 @@ static void *alloc_n(size_t n, size_t elem, int *failed)
     return p;
 }
 
+/* Largest activation scratch of one product over n tokens, for any matrix of the model. */
+static size_t act_bytes(const bert_weights *w, int64_t n)
+{
+    size_t most = 0;
+    for (int32_t il = 0; il < w->n_layer; il++) {
+        const bert_layer *l = &w->layers[il];
+        const cove_matrix *all[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->up, &l->down};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+            size_t b = cove_matmul_scratch_bytes(all[i], n);
+            most = b > most ? b : most;
+        }
+    }
+    return most;
+}
+
 static void bert_state_free(void *state)
 {
     bert_state *s = state;
     if (!s)
         return;
     void *bufs[] = {s->x, s->q, s->k, s->v, s->att, s->tmp, s->ff, s->type0,
-                    s->lo, s->hi, s->row_bufs, s->scores};
+                    s->lo, s->hi, s->act, s->scores};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cove_free(bufs[i]);
     cove_free(s);
@@ -443,7 +479,8 @@ static cove_status bert_state_create(const cove_model *m, int32_t n_batch, int32
     if (!s)
         return cove_error_set(err, COVE_ERR_NOMEM, "out of memory creating an embedder");
     *s = (bert_state){.m = m, .w = m->arch_data, .pool = pool, .n_batch = n_batch,
-                      .n_seq_max = n_seq_max, .row_len = E > F ? E : F};
+                      .n_seq_max = n_seq_max};
+    s->act_bytes = act_bytes(s->w, (int64_t)B);
     float **big[] = {&s->x, &s->q, &s->k, &s->v, &s->att, &s->tmp};
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
         *big[i] = alloc_n(B * E, sizeof(float), &failed);
@@ -451,7 +488,7 @@ static cove_status bert_state_create(const cove_model *m, int32_t n_batch, int32
     s->type0 = alloc_n(E, sizeof(float), &failed);
     s->lo = alloc_n(B, sizeof(int32_t), &failed);
     s->hi = alloc_n(B, sizeof(int32_t), &failed);
-    s->row_bufs = alloc_n(T * s->row_len, sizeof(float), &failed);
+    s->act = alloc_n(s->act_bytes, 1, &failed);
     s->scores = alloc_n(T * (size_t)n_seq_max, sizeof(float), &failed);
     if (failed) {
         bert_state_free(s);

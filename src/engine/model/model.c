@@ -12,6 +12,9 @@
 /* Registered architectures, looked up by general.architecture. */
 static const cove_arch *const arch_table[] = {
     &cove_arch_llama,
+    &cove_arch_qwen2,
+    &cove_arch_qwen3,
+    &cove_arch_gemma3,
     &cove_arch_bert,
 };
 
@@ -74,19 +77,107 @@ static cove_status hp_float(const cove_model *m, const char *suffix, int require
     return COVE_OK;
 }
 
+cove_status cove_model_opt_float(const cove_model *m, const char *suffix, float *out,
+                                 cove_error *err)
+{
+    char key[KEY_MAX];
+    double v;
+    snprintf(key, sizeof key, "%s.%s", m->arch_name, suffix);
+    cove_status st = cove_gguf_get_f64(m->g, key, &v);
+    if (st == COVE_ERR_NOT_FOUND)
+        return COVE_OK;
+    if (st != COVE_OK || !isfinite(v) || v < 0.0 || v > 1e30)
+        return cove_error_set(err, COVE_ERR_FORMAT, "%s is not a non-negative number", key);
+    *out = (float)v;
+    return COVE_OK;
+}
+
+cove_status cove_model_opt_int(const cove_model *m, const char *suffix, uint64_t max,
+                               int32_t *out, cove_error *err)
+{
+    char key[KEY_MAX];
+    uint64_t v;
+    snprintf(key, sizeof key, "%s.%s", m->arch_name, suffix);
+    cove_status st = cove_gguf_get_u64(m->g, key, &v);
+    if (st == COVE_ERR_NOT_FOUND)
+        return COVE_OK;
+    if (st != COVE_OK)
+        return cove_error_set(err, COVE_ERR_FORMAT, "%s is not a non-negative integer", key);
+    if (v > max)
+        return cove_error_set(err, COVE_ERR_LIMIT, "%s = %llu exceeds the limit of %llu", key,
+                              (unsigned long long)v, (unsigned long long)max);
+    *out = (int32_t)v;
+    return COVE_OK;
+}
+
 static cove_status check_hparams(const cove_model *m, cove_error *err)
 {
     const cove_hparams *hp = &m->hp;
     const char *a = m->arch_name;
-    if (hp->n_embd % hp->n_head != 0)
-        return cove_error_set(err, COVE_ERR_FORMAT, "%s.embedding_length %d is not a multiple of "
-                              "attention.head_count %d", a, hp->n_embd, hp->n_head);
     if (hp->n_head_kv > hp->n_head || hp->n_head % hp->n_head_kv != 0)
         return cove_error_set(err, COVE_ERR_FORMAT, "%s.attention.head_count %d is not a multiple "
                               "of head_count_kv %d", a, hp->n_head, hp->n_head_kv);
+    if (hp->head_dim <= 0 || (int64_t)hp->head_dim * hp->n_head > COVE_MAX_EMBD)
+        return cove_error_set(err, COVE_ERR_FORMAT, "%s: head size %d with %d heads is out of "
+                              "range", a, hp->head_dim, hp->n_head);
     if (hp->n_rot % 2 != 0 || hp->n_rot > hp->head_dim)
         return cove_error_set(err, COVE_ERR_FORMAT, "%s.rope.dimension_count %d must be even and "
                               "at most the head size %d", a, hp->n_rot, hp->head_dim);
+    return COVE_OK;
+}
+
+/* The head size: attention.key_length (= value_length), else n_embd / n_head. */
+static cove_status read_head_dim(cove_model *m, cove_error *err)
+{
+    cove_hparams *hp = &m->hp;
+    int32_t k = 0, v = 0;
+    cove_status st;
+    if ((st = cove_model_opt_int(m, "attention.key_length", COVE_MAX_EMBD, &k, err)) ||
+        (st = cove_model_opt_int(m, "attention.value_length", COVE_MAX_EMBD, &v, err)))
+        return st;
+    if (k == 0 && hp->n_embd % hp->n_head != 0)
+        return cove_error_set(err, COVE_ERR_FORMAT, "%s.embedding_length %d is not a multiple of "
+                              "attention.head_count %d", m->arch_name, hp->n_embd, hp->n_head);
+    hp->head_dim = k ? k : hp->n_embd / hp->n_head;
+    if (v && v != hp->head_dim)
+        return cove_error_set(err, COVE_ERR_UNSUPPORTED, "%s.attention.value_length %d differs "
+                              "from the key length %d", m->arch_name, v, hp->head_dim);
+    return COVE_OK;
+}
+
+/* <arch>.rope.scaling.type / factor / original_context_length (or rope.scale_linear). */
+static cove_status read_rope_scaling(cove_model *m, cove_error *err)
+{
+    cove_hparams *hp = &m->hp;
+    char key[KEY_MAX];
+    cove_gguf_str type;
+    float linear = 0.0f;
+    cove_status st;
+    hp->rope_factor = 1.0f;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch_name);
+    if (cove_gguf_get_str(m->g, key, &type) == COVE_OK) {
+        if (cove_gguf_str_eq(type, "linear"))
+            hp->rope_scaling = COVE_ROPE_SCALING_LINEAR;
+        else if (cove_gguf_str_eq(type, "yarn"))
+            hp->rope_scaling = COVE_ROPE_SCALING_YARN;
+        else if (!cove_gguf_str_eq(type, "none"))
+            return cove_error_set(err, COVE_ERR_UNSUPPORTED, "%s '%.*s' is not supported", key,
+                                  (int)(type.len > 32 ? 32 : type.len), type.ptr);
+    }
+    if ((st = cove_model_opt_float(m, "rope.scaling.factor", &hp->rope_factor, err)) ||
+        (st = cove_model_opt_float(m, "rope.scale_linear", &linear, err)) ||
+        (st = cove_model_opt_int(m, "rope.scaling.original_context_length", COVE_MAX_CTX,
+                                 &hp->rope_orig_ctx, err)))
+        return st;
+    if (linear > 0.0f && hp->rope_scaling == COVE_ROPE_SCALING_NONE) {
+        hp->rope_scaling = COVE_ROPE_SCALING_LINEAR;
+        hp->rope_factor = linear;
+    }
+    if (hp->rope_scaling != COVE_ROPE_SCALING_NONE && !(hp->rope_factor > 0.0f))
+        return cove_error_set(err, COVE_ERR_FORMAT, "%s.rope.scaling.factor must be positive",
+                              m->arch_name);
+    if (hp->rope_orig_ctx == 0)
+        hp->rope_orig_ctx = hp->n_ctx_train;
     return COVE_OK;
 }
 
@@ -100,14 +191,24 @@ cove_status cove_model_read_hparams(cove_model *m, cove_error *err)
         (st = hp_int(m, "attention.head_count", 1, 0, COVE_MAX_HEADS, &hp->n_head, err)) ||
         (st = hp_int(m, "attention.head_count_kv", 0, hp->n_head, COVE_MAX_HEADS, &hp->n_head_kv,
                      err)) ||
-        (st = hp_int(m, "context_length", 1, 0, COVE_MAX_CTX, &hp->n_ctx_train, err)))
+        (st = hp_int(m, "context_length", 1, 0, COVE_MAX_CTX, &hp->n_ctx_train, err)) ||
+        (st = read_head_dim(m, err)))
         return st;
-    hp->head_dim = hp->n_embd / hp->n_head;
     if ((st = hp_int(m, "rope.dimension_count", 0, hp->head_dim, COVE_MAX_EMBD, &hp->n_rot, err)) ||
         (st = hp_float(m, "rope.freq_base", 0, 10000.0f, &hp->rope_base, err)) ||
-        (st = hp_float(m, "attention.layer_norm_rms_epsilon", 1, 0, &hp->rms_eps, err)))
+        (st = hp_float(m, "attention.layer_norm_rms_epsilon", 1, 0, &hp->rms_eps, err)) ||
+        (st = read_rope_scaling(m, err)))
         return st;
     hp->n_vocab = cove_vocab_n_tokens(m->vocab);
+    hp->rope_type = COVE_ROPE_NORM;
+    hp->act = COVE_ACT_SILU;
+    hp->embd_scale = 1.0f;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    hp->rope_base_swa = hp->rope_base;
+    if ((st = cove_model_opt_float(m, "attention.scale", &hp->attn_scale, err)) ||
+        (st = cove_model_opt_float(m, "attn_logit_softcapping", &hp->attn_softcap, err)) ||
+        (st = cove_model_opt_float(m, "final_logit_softcapping", &hp->final_softcap, err)))
+        return st;
     return check_hparams(m, err);
 }
 
@@ -133,7 +234,7 @@ static cove_status kernel_of(const cove_gguf_tensor *t, const char *name, const 
 {
     const cove_type_info *ti = cove_type_info_get(t->type);
     *k = cove_kernel_for(t->type);
-    if (!*k)
+    if (!*k || !(*k)->ops)
         return cove_error_set(err, COVE_ERR_UNSUPPORTED, "tensor %s has type %s, which cove cannot "
                               "compute with yet", name, ti && ti->name ? ti->name : "(unknown)");
     if (t->ne[0] % (*k)->block_size != 0)
@@ -160,6 +261,8 @@ cove_status cove_model_matrix_opt(cove_model *m, const char *name, int64_t rows,
         return cove_error_set(err, COVE_ERR_FORMAT, "tensor %s is shorter than its shape", name);
     *out = (cove_matrix){k, t->data, rows, cols, row_bytes};
     m->n_params += (uint64_t)rows * (uint64_t)cols;
+    if (rows > 1 && strcmp(name, "token_embd.weight") != 0) /* one row of it per token */
+        m->weight_bytes += (uint64_t)row_bytes * (uint64_t)rows;
     return COVE_OK;
 }
 
@@ -188,6 +291,15 @@ cove_status cove_model_vector(cove_model *m, const char *name, int64_t n, const 
     return COVE_OK;
 }
 
+cove_status cove_model_vector_opt(cove_model *m, const char *name, int64_t n, const float **out,
+                                  cove_error *err)
+{
+    *out = NULL;
+    if (!cove_gguf_tensor_find(m->g, name))
+        return COVE_OK;
+    return cove_model_vector(m, name, n, out, err);
+}
+
 cove_status cove_model_load_io(cove_model *m, cove_error *err)
 {
     const cove_hparams *hp = &m->hp;
@@ -198,9 +310,11 @@ cove_status cove_model_load_io(cove_model *m, cove_error *err)
         (st = cove_model_matrix_opt(m, "output.weight", hp->n_vocab, hp->n_embd, &m->output,
                                     &found, err)))
         return st;
-    if (!found)
-        m->output = m->tok_embd; /* tied embeddings */
-    return COVE_OK;
+    if (!found) { /* tied embeddings: the whole table is read for every token's logits */
+        m->output = m->tok_embd;
+        m->weight_bytes += (uint64_t)m->tok_embd.row_bytes * (uint64_t)m->tok_embd.n_rows;
+    }
+    return cove_model_vector_opt(m, "rope_freqs.weight", hp->n_rot / 2, &m->rope_freqs, err);
 }
 
 /* ---- loading ---- */
@@ -299,6 +413,7 @@ int32_t cove_model_n_layer(const cove_model *m) { return m->hp.n_layer; }
 int32_t cove_model_n_head(const cove_model *m) { return m->hp.n_head; }
 int32_t cove_model_n_head_kv(const cove_model *m) { return m->hp.n_head_kv; }
 uint64_t cove_model_n_params(const cove_model *m) { return m->n_params; }
+uint64_t cove_model_weight_bytes(const cove_model *m) { return m->weight_bytes; }
 int32_t cove_model_token_bos(const cove_model *m) { return cove_vocab_bos(m->vocab); }
 int32_t cove_model_token_eos(const cove_model *m) { return cove_vocab_eos(m->vocab); }
 int32_t cove_model_token_unk(const cove_model *m) { return cove_vocab_unk(m->vocab); }

@@ -1,0 +1,333 @@
+/*
+ * app/cmd_bench.c - `cove bench`: prefill and decode speed of a model, its peak memory and
+ * how close decoding comes to the memory-bandwidth bound.
+ *
+ * For each thread count: a context of n_ctx = p + n + 16 with n_ubatch = p; one warm-up
+ * (a short prompt and a few tokens, which also faults the weights in); then r repetitions
+ * of prefill (p random tokens in one batch into an empty cache; p / seconds) and of decode
+ * (n tokens one at a time from an empty cache, as llama-bench's tg does; n / seconds). The
+ * median of the repetitions is reported.
+ *
+ * Bandwidth: a streaming read (eight 64-bit accumulators per thread, split over the same
+ * threads) over a buffer of four times the last-level cache (at least 256 MiB), best of
+ * five passes. The decode bound is bandwidth / (weight bytes one token reads,
+ * cove_model_weight_bytes); bw_fraction = decode tok/s / that bound.
+ *
+ * Peak RSS: VmHWM of /proc/self/status (getrusage's ru_maxrss where that is missing).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "base/cpu.h"
+#include "base/pool.h"
+#include "cli.h"
+#include "cove/engine.h"
+
+#define CMD "bench"
+#define MAX_THREAD_COUNTS 16
+#define MAX_REPS 101
+#define BW_MIN_BYTES (256u << 20)
+#define BW_PASSES 5
+
+typedef struct bench_opts {
+    const char *model;
+    long p, n, r;
+    int threads[MAX_THREAD_COUNTS];
+    int n_threads;
+    int json;
+} bench_opts;
+
+typedef struct bench_result {
+    int threads;
+    double pp_tps, tg_tps, peak_rss_mb, bw_gbs, bw_fraction;
+} bench_result;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cove bench -m MODEL [-p N] [-n N] [-t T1,T2,...] [-r R] [--json]\n\n"
+               "Measures a model's prefill speed (N prompt tokens in one batch, default 512)\n"
+               "and decode speed (N tokens one at a time, default 128), both from an empty\n"
+               "cache, as the median of R repetitions (default 5), for each thread count\n"
+               "(default: all cores); its peak memory; and the fraction of the memory-bandwidth\n"
+               "bound that decoding reaches (weight bytes per token over the read bandwidth\n"
+               "measured here).\n\n"
+               "  --json  one JSON array, an object per thread count:\n"
+               "          {\"threads\",\"pp_tps\",\"tg_tps\",\"peak_rss_mb\",\"bw_gbs\",\"bw_fraction\"}\n\n"
+               "Exit status: 0 done, 1 error, 2 bad usage.\n");
+}
+
+static int parse_threads(bench_opts *o, const char *v)
+{
+    const char *s = v;
+    o->n_threads = 0;
+    while (*s && o->n_threads < MAX_THREAD_COUNTS) {
+        char *end;
+        long t = strtol(s, &end, 10);
+        if (end == s || t < 1 || t > 256 || (*end && *end != ','))
+            return -1;
+        o->threads[o->n_threads++] = (int)t;
+        s = *end ? end + 1 : end;
+    }
+    return *s || o->n_threads == 0 ? -1 : 0;
+}
+
+static int parse_value(bench_opts *o, const char *a, const char *v)
+{
+    int ok = 1;
+    if (strcmp(a, "-m") == 0)
+        o->model = v;
+    else if (strcmp(a, "-p") == 0)
+        ok = cli_parse_long(v, 1, 4096, &o->p) == 0;
+    else if (strcmp(a, "-n") == 0)
+        ok = cli_parse_long(v, 1, 1L << 16, &o->n) == 0;
+    else if (strcmp(a, "-r") == 0)
+        ok = cli_parse_long(v, 1, MAX_REPS, &o->r) == 0;
+    else if (strcmp(a, "-t") == 0)
+        ok = parse_threads(o, v) == 0;
+    else
+        return cli_usage_error(CMD, "unknown option '%s'", a);
+    return ok ? 0 : cli_usage_error(CMD, "bad value '%s' for %s", v, a);
+}
+
+/* Returns -1 to go on, or an exit code. */
+static int parse_args(bench_opts *o, int argc, char **argv)
+{
+    *o = (bench_opts){.p = 512, .n = 128, .r = 5};
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            usage(stdout);
+            return COVE_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return cli_usage_error(CMD, "%s needs a value", argv[i]);
+        int rc = parse_value(o, argv[i], argv[i + 1]);
+        if (rc)
+            return rc;
+        i++;
+    }
+    if (!o->model)
+        return cli_usage_error(CMD, "-m MODEL is required");
+    if (o->n_threads == 0) {
+        o->threads[0] = cove_cpu_get()->n_cpus_usable;
+        o->n_threads = 1;
+    }
+    return -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- memory ---- */
+
+static double peak_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    if (kb < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = ru.ru_maxrss;
+    }
+    return (double)kb / 1024.0;
+}
+
+typedef struct bw_job {
+    const uint64_t *buf;
+    size_t n;
+    uint64_t sink[256];
+} bw_job;
+
+static void bw_range(void *ctx, size_t begin, size_t end, int ith)
+{
+    bw_job *j = ctx;
+    uint64_t s[8] = {0};
+    for (size_t i = begin * 8; i < end * 8; i += 8)
+        for (int k = 0; k < 8; k++)
+            s[k] += j->buf[i + k];
+    j->sink[ith] = s[0] ^ s[1] ^ s[2] ^ s[3] ^ s[4] ^ s[5] ^ s[6] ^ s[7];
+}
+
+/* Read bandwidth in GB/s with the threads of `pool`, best of BW_PASSES passes. */
+static double read_bandwidth(cove_pool *pool)
+{
+    size_t l3 = cove_cpu_get()->l3_bytes, bytes = 4 * l3 > BW_MIN_BYTES ? 4 * l3 : BW_MIN_BYTES;
+    bw_job *j = cove_calloc(1, sizeof *j);
+    uint64_t *buf = cove_malloc(bytes);
+    double best = 0;
+    if (!j || !buf) {
+        cove_free(j);
+        cove_free(buf);
+        return 0;
+    }
+    memset(buf, 1, bytes); /* touch every page */
+    j->buf = buf;
+    j->n = bytes / sizeof *buf;
+    for (int pass = 0; pass < BW_PASSES; pass++) {
+        double t0 = now_s();
+        cove_pool_parallel_for(pool, j->n / 8, bw_range, j);
+        double gbs = (double)bytes / (now_s() - t0) / 1e9;
+        best = gbs > best ? gbs : best;
+    }
+    cove_free(buf);
+    cove_free(j);
+    return best;
+}
+
+/* ---- the model ---- */
+
+static void random_tokens(int32_t *t, long n, int32_t vocab)
+{
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    for (long i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        t[i] = (int32_t)((s >> 33) % (uint64_t)vocab);
+    }
+}
+
+/* Seconds of one prefill of p tokens into an empty cache. */
+static int time_prefill(cove_context *c, const int32_t *toks, long p, double *sec, cove_error *err)
+{
+    cove_context_seq_clear(c, 0);
+    cove_batch b = {toks, NULL, NULL, (int32_t)p, NULL};
+    double t0 = now_s();
+    cove_status st = cove_decode(c, &b, err);
+    *sec = now_s() - t0;
+    return st == COVE_OK ? 0 : -1;
+}
+
+/* Seconds of n single-token decodes from an empty cache. */
+static int time_decode(cove_context *c, const int32_t *toks, long n, double *sec, cove_error *err)
+{
+    cove_context_seq_clear(c, 0);
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        cove_batch b = {toks + i, NULL, NULL, 1, NULL};
+        if (cove_decode(c, &b, err) != COVE_OK)
+            return -1;
+    }
+    *sec = now_s() - t0;
+    return 0;
+}
+
+static int run_reps(cove_context *c, const bench_opts *o, const int32_t *toks, bench_result *r)
+{
+    cove_error err = {0};
+    double pp[MAX_REPS], tg[MAX_REPS], sec;
+    if (time_prefill(c, toks, o->p < 16 ? o->p : 16, &sec, &err) || /* warm-up */
+        time_decode(c, toks, o->n < 4 ? o->n : 4, &sec, &err))
+        return cli_fail(CMD, "%s", cove_error_msg(&err));
+    for (long i = 0; i < o->r; i++) {
+        if (time_prefill(c, toks, o->p, &sec, &err))
+            return cli_fail(CMD, "%s", cove_error_msg(&err));
+        pp[i] = (double)o->p / sec;
+        if (time_decode(c, toks, o->n, &sec, &err))
+            return cli_fail(CMD, "%s", cove_error_msg(&err));
+        tg[i] = (double)o->n / sec;
+    }
+    r->pp_tps = median(pp, (int)o->r);
+    r->tg_tps = median(tg, (int)o->r);
+    return 0;
+}
+
+static int bench_threads(const cove_model *m, const bench_opts *o, int threads,
+                         const int32_t *toks, bench_result *r)
+{
+    cove_error err = {0};
+    cove_context_params cp = cove_context_default_params();
+    cove_context *c = NULL;
+    cove_pool *pool = NULL;
+    cp.n_ctx = (int32_t)(o->p + o->n + 16);
+    cp.n_ubatch = (int32_t)o->p;
+    cp.n_outputs_max = 1;
+    cp.n_threads = threads;
+    if (cove_context_create(m, cp, &c, &err) != COVE_OK)
+        return cli_fail(CMD, "%s", cove_error_msg(&err));
+    *r = (bench_result){.threads = threads};
+    int rc = run_reps(c, o, toks, r);
+    cove_context_free(c);
+    if (rc)
+        return rc;
+    r->peak_rss_mb = peak_rss_mb();
+    if (cove_pool_create(threads, &pool) == COVE_OK)
+        r->bw_gbs = read_bandwidth(pool);
+    cove_pool_free(pool);
+    double bound = r->bw_gbs * 1e9 / (double)cove_model_weight_bytes(m);
+    r->bw_fraction = bound > 0 ? r->tg_tps / bound : 0;
+    return 0;
+}
+
+static void print_results(const cove_model *m, const bench_opts *o, const bench_result *r, int n)
+{
+    if (o->json) {
+        printf("[");
+        for (int i = 0; i < n; i++)
+            printf("%s{\"threads\":%d,\"pp_tps\":%.2f,\"tg_tps\":%.2f,\"peak_rss_mb\":%.1f,"
+                   "\"bw_gbs\":%.2f,\"bw_fraction\":%.3f}", i ? "," : "", r[i].threads,
+                   r[i].pp_tps, r[i].tg_tps, r[i].peak_rss_mb, r[i].bw_gbs, r[i].bw_fraction);
+        printf("]\n");
+        return;
+    }
+    printf("model: %s (%s, %.1f MB of weights per token)\n", o->model, cove_model_arch(m),
+           (double)cove_model_weight_bytes(m) / 1e6);
+    printf("| threads | pp%ld tok/s | tg%ld tok/s | peak RSS MB | read GB/s | of bw bound |\n",
+           o->p, o->n);
+    printf("|--------:|-----------:|-----------:|------------:|----------:|------------:|\n");
+    for (int i = 0; i < n; i++)
+        printf("| %7d | %10.1f | %10.1f | %11.1f | %9.1f | %10.0f%% |\n", r[i].threads,
+               r[i].pp_tps, r[i].tg_tps, r[i].peak_rss_mb, r[i].bw_gbs, 100 * r[i].bw_fraction);
+}
+
+int cove_cmd_bench(int argc, char **argv)
+{
+    bench_opts o;
+    bench_result res[MAX_THREAD_COUNTS];
+    cove_error err = {0};
+    cove_model *m = NULL;
+    int rc = parse_args(&o, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (cove_model_load(o.model, cove_model_default_params(), &m, &err) != COVE_OK)
+        return cli_fail(CMD, "%s: %s", o.model, cove_error_msg(&err));
+    long n_toks = o.p > o.n ? o.p : o.n;
+    int32_t *toks = cove_malloc((size_t)n_toks * sizeof *toks);
+    rc = toks ? 0 : cli_fail(CMD, "out of memory");
+    if (toks)
+        random_tokens(toks, n_toks, cove_model_n_vocab(m));
+    for (int i = 0; rc == 0 && i < o.n_threads; i++)
+        rc = bench_threads(m, &o, o.threads[i], toks, &res[i]);
+    if (rc == 0)
+        print_results(m, &o, res, o.n_threads);
+    cove_free(toks);
+    cove_model_free(m);
+    return rc;
+}
