@@ -34,10 +34,11 @@ fuzz-build:
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOVE_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
+DEMO_PROMPT ?= In two sentences, why should a clinic keep patient notes on its own computers?
 demo: deps
 	@$(MAKE) --no-print-directory models
-	@echo "== cove complete on stories260K (greedy, 60 tokens) ==" >&2
-	@$(BUILD)/app/cove complete -m $(COVE_TEST_MODELS)/stories260K.gguf -n 60 --temp 0
+	@echo "== cove chat, default instruct model: $(DEMO_PROMPT)" >&2
+	@$(BUILD)/app/cove chat --temp 0 -n 96 -p "$(DEMO_PROMPT)"
 	@echo
 
 check-release: build
