@@ -19,8 +19,10 @@ deps:
 	@bash scripts/deps.sh
 
 # Default models into $COVE_MODELS; those that need converting use the cove just built.
+# make check passes MODELS=--all: the tests also run models that are not defaults (gemma3).
+MODELS ?=
 models: build
-	@COVE_BIN=$(abspath $(BUILD))/app/cove bash scripts/models.sh
+	@COVE_BIN=$(abspath $(BUILD))/app/cove bash scripts/models.sh $(MODELS)
 
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -61,7 +63,7 @@ fuzz: fuzz-build
 	done
 
 check: deps
-	@$(MAKE) --no-print-directory models
+	@$(MAKE) --no-print-directory models MODELS=--all
 	@$(MAKE) --no-print-directory check-release
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-fuzz
