@@ -8,9 +8,10 @@
  * (n tokens one at a time from an empty cache, as llama-bench's tg does; n / seconds). The
  * median of the repetitions is reported.
  *
- * Bandwidth: a streaming read (eight 64-bit accumulators per thread, split over the same
- * threads) over a buffer of four times the last-level cache (at least 256 MiB), best of
- * five passes. The decode bound is bandwidth / (weight bytes one token reads,
+ * Bandwidth: a streaming read (the engine's SIMD dot product of the buffer with itself,
+ * split over the same number of threads) over a buffer of four times the last-level cache
+ * (at least 256 MiB), best of five passes, measured after all runs (so that the buffer
+ * does not count in the peak RSS). The decode bound is bandwidth / (weight bytes one token reads,
  * cove_model_weight_bytes); bw_fraction = decode tok/s / that bound.
  *
  * Peak RSS: VmHWM of /proc/self/status (getrusage's ru_maxrss where that is missing).
@@ -26,6 +27,7 @@
 #include "base/pool.h"
 #include "cli.h"
 #include "cove/engine.h"
+#include "engine/kernels/kernels.h"
 
 #define CMD "bench"
 #define MAX_THREAD_COUNTS 16
@@ -161,20 +163,23 @@ static double peak_rss_mb(void)
     return (double)kb / 1024.0;
 }
 
+#define BW_BLOCK 4096 /* floats a thread reads at a time */
+
 typedef struct bw_job {
-    const uint64_t *buf;
+    const float *buf;
     size_t n;
-    uint64_t sink[256];
+    float sink[256];
 } bw_job;
 
+/* Blocks [begin, end) of the buffer, read once with the engine's SIMD dot (x . x). */
 static void bw_range(void *ctx, size_t begin, size_t end, int ith)
 {
     bw_job *j = ctx;
-    uint64_t s[8] = {0};
-    for (size_t i = begin * 8; i < end * 8; i += 8)
-        for (int k = 0; k < 8; k++)
-            s[k] += j->buf[i + k];
-    j->sink[ith] = s[0] ^ s[1] ^ s[2] ^ s[3] ^ s[4] ^ s[5] ^ s[6] ^ s[7];
+    const cove_vec_ops *v = cove_vec_ops_get();
+    float s = 0;
+    for (size_t b = begin; b < end; b++)
+        s += v->dot_f32(j->buf + b * BW_BLOCK, j->buf + b * BW_BLOCK, BW_BLOCK);
+    j->sink[ith] = s;
 }
 
 /* Read bandwidth in GB/s with the threads of `pool`, best of BW_PASSES passes. */
@@ -182,19 +187,19 @@ static double read_bandwidth(cove_pool *pool)
 {
     size_t l3 = cove_cpu_get()->l3_bytes, bytes = 4 * l3 > BW_MIN_BYTES ? 4 * l3 : BW_MIN_BYTES;
     bw_job *j = cove_calloc(1, sizeof *j);
-    uint64_t *buf = cove_malloc(bytes);
+    float *buf = cove_malloc(bytes);
     double best = 0;
     if (!j || !buf) {
         cove_free(j);
         cove_free(buf);
         return 0;
     }
-    memset(buf, 1, bytes); /* touch every page */
+    memset(buf, 0, bytes); /* touch every page */
     j->buf = buf;
     j->n = bytes / sizeof *buf;
     for (int pass = 0; pass < BW_PASSES; pass++) {
         double t0 = now_s();
-        cove_pool_parallel_for(pool, j->n / 8, bw_range, j);
+        cove_pool_parallel_for(pool, j->n / BW_BLOCK, bw_range, j);
         double gbs = (double)bytes / (now_s() - t0) / 1e9;
         best = gbs > best ? gbs : best;
     }
@@ -265,7 +270,6 @@ static int bench_threads(const cove_model *m, const bench_opts *o, int threads,
     cove_error err = {0};
     cove_context_params cp = cove_context_default_params();
     cove_context *c = NULL;
-    cove_pool *pool = NULL;
     cp.n_ctx = (int32_t)(o->p + o->n + 16);
     cp.n_ubatch = (int32_t)o->p;
     cp.n_outputs_max = 1;
@@ -278,12 +282,19 @@ static int bench_threads(const cove_model *m, const bench_opts *o, int threads,
     if (rc)
         return rc;
     r->peak_rss_mb = peak_rss_mb();
-    if (cove_pool_create(threads, &pool) == COVE_OK)
+    return 0;
+}
+
+/* The bandwidth of `threads` threads and the share of its decode bound reached (after
+ * every run: its buffer would count in the peak RSS). */
+static void bench_bandwidth(const cove_model *m, bench_result *r)
+{
+    cove_pool *pool = NULL;
+    if (cove_pool_create(r->threads, &pool) == COVE_OK)
         r->bw_gbs = read_bandwidth(pool);
     cove_pool_free(pool);
     double bound = r->bw_gbs * 1e9 / (double)cove_model_weight_bytes(m);
     r->bw_fraction = bound > 0 ? r->tg_tps / bound : 0;
-    return 0;
 }
 
 static void print_results(const cove_model *m, const bench_opts *o, const bench_result *r, int n)
@@ -325,6 +336,8 @@ int cove_cmd_bench(int argc, char **argv)
         random_tokens(toks, n_toks, cove_model_n_vocab(m));
     for (int i = 0; rc == 0 && i < o.n_threads; i++)
         rc = bench_threads(m, &o, o.threads[i], toks, &res[i]);
+    for (int i = 0; rc == 0 && i < o.n_threads; i++)
+        bench_bandwidth(m, &res[i]);
     if (rc == 0)
         print_results(m, &o, res, o.n_threads);
     cove_free(toks);

@@ -25,6 +25,7 @@ typedef struct complete_opts {
     int seed_given;
     long long seed;
     int verbose;
+    int kv_type; /* enum cove_kv_type */
     cove_sampler_params sp;
 } complete_opts;
 
@@ -33,7 +34,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: cove complete -m MODEL [-p PROMPT] [-n N] [--temp T] [--seed S] [-t THREADS]\n"
             "                     [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
-            "                     [--ctx N] [-v]\n\n"
+            "                     [--ctx N] [--kv f16|f32|q8_0] [-v]\n\n"
             "Continues PROMPT with the model (a GGUF file) and prints only the generated text,\n"
             "token by token. Without -p, generation starts from the BOS token alone. Control\n"
             "tokens written in the prompt (\"<s>\") are read as those tokens.\n\n"
@@ -49,9 +50,23 @@ static void usage(FILE *f)
             "  --min-p P           drop tokens below P times the best; 0: off (default 0.05)\n"
             "  --repeat-penalty R  penalise the last 64 tokens; 1: off (default 1.0)\n"
             "  --ctx N             context size in tokens (default: the model's, at most %d)\n"
+            "  --kv TYPE           KV cache type: f16 (default), f32, q8_0\n"
             "  -v                  timings and model facts on stderr\n\n"
             "Exit status: 0 done, 1 error (model, prompt too long), 2 bad usage.\n",
             COVE_CTX_DEFAULT_MAX);
+}
+
+/* The KV cache type named `s`; -1 when unknown. */
+static int parse_kv(const char *s, int *out)
+{
+    static const struct { const char *name; enum cove_kv_type t; } kv[] = {
+        {"f16", COVE_KV_F16}, {"f32", COVE_KV_F32}, {"q8_0", COVE_KV_Q8_0}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        if (strcmp(s, kv[i].name) == 0) {
+            *out = (int)kv[i].t;
+            return 0;
+        }
+    return -1;
 }
 
 /* Parse one option with a value; returns 0, or an exit code. */
@@ -70,6 +85,8 @@ static int parse_value(complete_opts *o, const char *opt, const char *val)
         ok = cli_parse_long(val, 1, 1L << 20, &o->n_ctx) == 0;
     else if (strcmp(opt, "-t") == 0)
         ok = cli_parse_long(val, 1, 256, &o->n_threads) == 0;
+    else if (strcmp(opt, "--kv") == 0)
+        ok = parse_kv(val, &o->kv_type) == 0;
     else if (strcmp(opt, "--seed") == 0) {
         ok = cli_parse_long(val, 0, 0x7fffffffL, &l) == 0;
         o->seed = l;
@@ -96,8 +113,9 @@ static int parse_value(complete_opts *o, const char *opt, const char *val)
 
 static int takes_value(const char *opt)
 {
-    static const char *const with_value[] = {"-m", "-p", "-n", "--ctx", "-t", "--seed", "--top-k",
-                                             "--temp", "--top-p", "--min-p", "--repeat-penalty"};
+    static const char *const with_value[] = {"-m", "-p", "-n", "--ctx", "--kv", "-t", "--seed",
+                                             "--top-k", "--temp", "--top-p", "--min-p",
+                                             "--repeat-penalty"};
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (strcmp(opt, with_value[i]) == 0)
             return 1;
@@ -194,6 +212,7 @@ static int run_setup(complete_run *r, const complete_opts *o)
     cove_context_params cp = cove_context_default_params();
     cp.n_ctx = (int32_t)o->n_ctx;
     cp.n_threads = (int32_t)o->n_threads;
+    cp.kv_type = (enum cove_kv_type)o->kv_type;
     if (cove_context_create(r->model, cp, &r->ctx, &err) != COVE_OK ||
         cove_sampler_create(o->sp, cove_model_n_vocab(r->model), &r->smp, &err) != COVE_OK)
         return cli_fail(CMD, "%s", cove_error_msg(&err));

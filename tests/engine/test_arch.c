@@ -869,3 +869,63 @@ TEST(arch_kv_q8_0_close_to_f16)
     CHECK_EQ_INT(cove_context_create(m, p, &c, NULL), COVE_ERR_UNSUPPORTED);
     cove_model_free(m);
 }
+
+/* ============================== cove gen-model ============================== */
+
+/* Run `cove gen-model ARGS -o DIR/FILE`; returns the path (static) or NULL. */
+static const char *gen_model(const char *args, const char *file)
+{
+    static char path[1024];
+    char cmd[4096];
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), file);
+    snprintf(cmd, sizeof cmd, "'%s/app/cove' gen-model -q %s -o '%s' 2>&1", COVE_BINARY_DIR, args,
+             path);
+    return system(cmd) == 0 ? path : NULL;
+}
+
+/*
+ * gen-model writes models of the real shapes that load and run: smollm2-135m in Q4_K_M
+ * (q4_k/q6_k where rows are whole 256-blocks, the recipe's fall-backs elsewhere) with the
+ * SmolLM2 vocabulary of the test models, and bge-small in Q8_0 with a synthetic WordPiece
+ * vocabulary. The same seed gives the same file whatever the thread count.
+ */
+TEST(arch_gen_model_runs)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "--like smollm2-135m --type q4_k_m --vocab '%s'",
+             test_model_path("vocab/ggml-vocab-smollm2.gguf"));
+    cove_model *m = load(gen_model(args, "smol.gguf"));
+    CHECK(m);
+    CHECK_EQ_INT(cove_model_n_layer(m), 30);
+    CHECK_EQ_INT(cove_model_n_embd(m), 576);
+    CHECK_EQ_INT(cove_model_n_head_kv(m), 3);
+    CHECK_EQ_INT(cove_model_n_vocab(m), 49152);
+    int32_t ids[16], n = 0;
+    cove_context *c = make_ctx(m, 1, COVE_KV_F16, 64, 2);
+    int ok = c && cove_tokenize(m, "Hello world", 11, 1, 0, ids, 16, &n, NULL) == COVE_OK && n > 0;
+    cove_batch b = {ids, NULL, NULL, n, NULL};
+    ok = ok && cove_decode(c, &b, NULL) == COVE_OK;
+    const float *lg = ok ? cove_context_logits(c, -1) : NULL;
+    for (int v = 0; lg && v < 49152; v++)
+        ok &= isfinite(lg[v]);
+    cove_context_free(c);
+    cove_model_free(m);
+    CHECK(ok);
+    cove_model *e = load(gen_model("--like bge-small --type q8_0 -t 1", "bge1.gguf"));
+    CHECK(e);
+    cove_embedder *em = NULL;
+    float v[384];
+    const char *texts[1] = {"a small test"};
+    CHECK_OK(cove_embedder_create(e, cove_embed_default_params(), &em, NULL));
+    CHECK_OK(cove_embed(em, texts, 1, v, NULL));
+    cove_embedder_free(em);
+    cove_model_free(e);
+    double norm = 0;
+    for (int i = 0; i < 384; i++)
+        norm += (double)v[i] * v[i];
+    CHECK(fabs(norm - 1) < 1e-4);
+    const char *two = gen_model("--like bge-small --type q8_0 -t 2", "bge2.gguf");
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s/bge1.gguf' '%s'", test_tmpdir(), two ? two : "/");
+    CHECK_MSG(system(cmd) == 0, "gen-model output depends on the thread count");
+}

@@ -35,6 +35,9 @@
 
 #define NAME_MAX_LEN 80
 #define ROW_UNIT 16 /* rows of a product's share: whole register tiles of the quant kernels */
+#ifndef CHUNKS_PER_THREAD
+#define CHUNKS_PER_THREAD 1
+#endif
 
 /* ================================ loading ================================ */
 
@@ -187,7 +190,7 @@ static void mm_quantize(const fwd *f, const cove_matrix *const *w, int n, const 
 /* Rows per chunk of a product of `rows` rows: about eight chunks per thread, whole units. */
 static int64_t chunk_rows(int64_t rows, int nth)
 {
-    int64_t ch = (rows / (8 * (int64_t)nth) + ROW_UNIT - 1) / ROW_UNIT * ROW_UNIT;
+    int64_t ch = ((rows + CHUNKS_PER_THREAD * nth - 1) / (CHUNKS_PER_THREAD * (int64_t)nth) + ROW_UNIT - 1) / ROW_UNIT * ROW_UNIT;
     return ch < ROW_UNIT ? ROW_UNIT : ch;
 }
 
