@@ -194,7 +194,8 @@ static double read_bandwidth(cove_pool *pool)
         cove_free(buf);
         return 0;
     }
-    memset(buf, 0, bytes); /* touch every page */
+    for (size_t i = 0; i < bytes / sizeof *buf; i++) /* every page, and no pages of zeros */
+        buf[i] = (float)(i & 1023) * (1.0f / 1024);
     j->buf = buf;
     j->n = bytes / sizeof *buf;
     for (int pass = 0; pass < BW_PASSES; pass++) {

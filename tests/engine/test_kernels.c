@@ -232,6 +232,70 @@ TEST(kernels_vec_ops_levels)
     CHECK(levels >= 1);
 }
 
+/* The attention and activation operations of every level against the scalar references. */
+TEST(kernels_vec_ops_attention_levels)
+{
+    enum { NK = 37, HD = 67, NO = 4 };
+    static float q[HD], k[NK * HD], p[NO][NK], y0[NO][HD], y1[NO][HD], s0[NK], s1[NK];
+    static float g0[HD], g1[HD], u[HD];
+    const cove_vec_ops *ref = cove_vec_ops_for_level(COVE_KLEVEL_SCALAR);
+    for (int i = 0; i < HD; i++) {
+        q[i] = (float)sin(i * 0.41);
+        u[i] = (float)cos(i * 0.23);
+    }
+    for (int i = 0; i < NK * HD; i++)
+        k[i] = (float)cos(i * 0.07) * 1.5f;
+    for (int o = 0; o < NO; o++)
+        for (int j = 0; j < NK; j++)
+            p[o][j] = (float)sin((o + 1) * j * 0.13);
+    for (int lv = 0; lv < COVE_KLEVEL_COUNT; lv++) {
+        const cove_vec_ops *v = cove_vec_ops_for_level((enum cove_klevel)lv);
+        if (!v)
+            continue;
+        for (int n = 1; n <= HD; n += (n < 20 ? 1 : 11)) {
+            ref->dot_many(q, k, HD, NK, n, s0);
+            v->dot_many(q, k, HD, NK, n, s1);
+            for (int j = 0; j < NK; j++)
+                CHECK_MSG(fabsf(s0[j] - s1[j]) <= 1e-5f * n, "%s dot_many n=%d j=%d",
+                          cove_klevel_name(v->level), n, j);
+            for (int no = 1; no <= NO; no++) {
+                float *o0[NO], *o1[NO];
+                const float *pp[NO];
+                for (int o = 0; o < no; o++) {
+                    o0[o] = y0[o], o1[o] = y1[o], pp[o] = p[o];
+                    for (int i = 0; i < HD; i++)
+                        y0[o][i] = y1[o][i] = 0.25f * (float)i;
+                }
+                ref->axpy_multi(o0, pp, no, k, HD, NK, n);
+                v->axpy_multi(o1, pp, no, k, HD, NK, n);
+                for (int o = 0; o < no; o++)
+                    for (int i = 0; i < HD; i++)
+                        CHECK_MSG(fabsf(y0[o][i] - y1[o][i]) <= 1e-4f * (1 + fabsf(y0[o][i])),
+                                  "%s axpy_multi n=%d outs=%d", cove_klevel_name(v->level), n, no);
+                ref->axpy_many(y0[0], p[0], k, HD, NK, n);
+                v->axpy_many(y1[0], p[0], k, HD, NK, n);
+                for (int i = 0; i < HD; i++)
+                    CHECK_MSG(fabsf(y0[0][i] - y1[0][i]) <= 1e-4f * (1 + fabsf(y0[0][i])),
+                              "%s axpy_many n=%d", cove_klevel_name(v->level), n);
+            }
+            memcpy(s0, q, sizeof(float) * (n < NK ? n : NK));
+            memcpy(s1, q, sizeof(float) * (n < NK ? n : NK));
+            int m = n < NK ? n : NK;
+            float e0 = ref->exp_sum(s0, m, 0.9f), e1 = v->exp_sum(s1, m, 0.9f);
+            CHECK_MSG(fabsf(e0 - e1) <= 1e-5f * (1 + e0), "%s exp_sum n=%d", cove_klevel_name(v->level), m);
+            for (int gelu = 0; gelu <= 1; gelu++) {
+                for (int i = 0; i < HD; i++)
+                    g0[i] = g1[i] = 4.0f * q[i] - 1.0f;
+                ref->glu(g0, u, n, gelu);
+                v->glu(g1, u, n, gelu);
+                for (int i = 0; i < HD; i++)
+                    CHECK_MSG(fabsf(g0[i] - g1[i]) <= 1e-5f * (1 + fabsf(g0[i])), "%s glu(%d) n=%d i=%d",
+                              cove_klevel_name(v->level), gelu, n, i);
+            }
+        }
+    }
+}
+
 TEST(kernels_matmul_batched_equals_single)
 {
     enum { R = 7, C = 33, T = 3 };

@@ -40,6 +40,13 @@ void cove_k_axpy_many_ref(float *out, const float *p, const float *v, int64_t ld
         cove_k_axpy_f32_ref(out, p[j], v + j * ldv, n);
 }
 
+void cove_k_axpy_multi_ref(float *const *out, const float *const *p, int n_out, const float *v,
+                           int64_t ldv, int64_t nv, int64_t n)
+{
+    for (int o = 0; o < n_out; o++)
+        cove_k_axpy_many_ref(out[o], p[o], v, ldv, nv, n);
+}
+
 float cove_k_exp_sum_ref(float *x, int64_t n, float max)
 {
     float sum = 0.0f;
@@ -48,6 +55,17 @@ float cove_k_exp_sum_ref(float *x, int64_t n, float max)
         sum += x[i];
     }
     return sum;
+}
+
+void cove_k_glu_ref(float *g, const float *u, int64_t n, int gelu)
+{
+    const float c = 0.7978845608028654f; /* sqrt(2 / pi) */
+    for (int64_t i = 0; i < n; i++) {
+        float x = g[i];
+        float a = gelu ? 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)))
+                       : x / (1.0f + expf(-x));
+        g[i] = a * u[i];
+    }
 }
 
 static float f32_dot(const void *row, const float *x, int64_t n)

@@ -154,8 +154,14 @@ typedef struct cove_vec_ops {
     /* out += sum over j < nv of p[j] v_j, v_j = v + j * ldv (n floats each) */
     void (*axpy_many)(float *out, const float *p, const float *v, int64_t ldv, int64_t nv,
                       int64_t n);
+    /* the same for n_out <= 4 outputs at once over the same rows v_j:
+     * out[o] += sum over j < nv of p[o][j] v_j */
+    void (*axpy_multi)(float *const *out, const float *const *p, int n_out, const float *v,
+                       int64_t ldv, int64_t nv, int64_t n);
     /* x[i] = exp(x[i] - max) for i < n; returns their sum (SIMD levels: within 2e-7 of expf) */
     float (*exp_sum)(float *x, int64_t n, float max);
+    /* g[i] = act(g[i]) * u[i]: act silu (gelu 0) or the tanh form of gelu (gelu 1) */
+    void (*glu)(float *g, const float *u, int64_t n, int gelu);
 } cove_vec_ops;
 
 /* The best level this CPU has (chosen once, thread-safely). Never NULL. */

@@ -19,7 +19,10 @@ void cove_k_dot_many_ref(const float *q, const float *k, int64_t ldk, int64_t nk
                          float *out);                                           /* k_f32.c */
 void cove_k_axpy_many_ref(float *out, const float *p, const float *v, int64_t ldv, int64_t nv,
                           int64_t n);                                           /* k_f32.c */
+void cove_k_axpy_multi_ref(float *const *out, const float *const *p, int n_out, const float *v,
+                           int64_t ldv, int64_t nv, int64_t n);                 /* k_f32.c */
 float cove_k_exp_sum_ref(float *x, int64_t n, float max);                       /* k_f32.c */
+void cove_k_glu_ref(float *g, const float *u, int64_t n, int gelu);             /* k_f32.c */
 float cove_k_dot_f16_ref(const void *h, const float *x, int64_t n);             /* k_f16.c */
 void cove_k_axpy_f16_ref(float *y, float a, const void *h, int64_t n);          /* k_f16.c */
 void cove_k_f16_to_f32_ref(const void *h, float *y, int64_t n);                 /* k_f16.c */

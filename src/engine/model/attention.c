@@ -5,7 +5,9 @@
  * consecutive tokens of one sequence in the micro-batch and query heads that share one KV
  * head. Each cached key and value row the block needs is converted to f32 once (from f16,
  * f32 or Q8_0) and used by every row of the block, so prefill reads and converts the cache
- * once per block instead of once per (token, head). Per row r (token t at position p,
+ * once per block instead of once per (token, head); keys are transposed per block of 64,
+ * so that scores, like the weighted sum of values, are broadcast-FMAs into registers
+ * (axpy_multi), up to four rows of the same range (the heads of one token) at a time. Per row r (token t at position p,
  * window start lo):
  *     s_j = scale * q_r . k_j            for lo <= j <= p   (then c tanh(s_j / c) if capped)
  *     out_r = sum_j softmax(s)_j v_j
@@ -20,7 +22,8 @@
 
 size_t cove_attn_scratch_floats(const cove_context *c)
 {
-    return (size_t)COVE_ATT_ROWS * (size_t)c->n_ctx + (size_t)KEY_BLOCK * (size_t)c->m->hp.head_dim;
+    return (size_t)COVE_ATT_ROWS * (size_t)c->n_ctx +
+           2 * (size_t)KEY_BLOCK * (size_t)c->m->hp.head_dim;
 }
 
 /* softmax of x[0..n) with the vector table's exp. */
@@ -68,6 +71,15 @@ static const float *cache_rows(const cove_context *c, const uint8_t *base, int32
     return buf;
 }
 
+/* Rows r .. r + result - 1 (at most 4) have the range of row r (the heads of one token). */
+static int same_range(const cove_att_block *b, int r)
+{
+    int k = 1;
+    while (k < 4 && r + k < b->n_rows && b->lo[r + k] == b->lo[r] && b->hi[r + k] == b->hi[r])
+        k++;
+    return k;
+}
+
 /* The range of row r inside [j0, j0 + n): [*a, *e); empty when *a >= *e. */
 static void row_span(const cove_att_block *b, int r, int32_t j0, int32_t n, int32_t *a, int32_t *e)
 {
@@ -75,12 +87,17 @@ static void row_span(const cove_att_block *b, int r, int32_t j0, int32_t n, int3
     *e = b->hi[r] + 1 < j0 + n ? b->hi[r] + 1 : j0 + n;
 }
 
-/* Scores of every row: sc[r * stride + (j - s_lo)] over the row's range, then softmax. */
+/*
+ * Scores of every row: sc[r * stride + (j - s_lo)] over the row's range, then softmax. A
+ * block of keys is transposed (kt[i][j] = k_j[i]) so that a row's scores are one axpy_many
+ * (out += q[i] kt[i], the scores in registers) instead of a reduction per key.
+ */
 static void block_scores(const cove_context *c, const cove_att_block *b, const uint8_t *kc,
                          float *sc, size_t stride, float *buf)
 {
     const cove_hparams *hp = &c->m->hp;
     const int32_t hd = hp->head_dim;
+    float *kt = buf + (size_t)KEY_BLOCK * (size_t)hd;
     for (int r = 0; r < b->n_rows; r++) /* q is scratch of this micro-batch: scale it once */
         for (int32_t i = 0; i < hd; i++)
             ((float *)b->q[r])[i] *= hp->attn_scale;
@@ -88,12 +105,21 @@ static void block_scores(const cove_context *c, const cove_att_block *b, const u
         const int32_t n = b->s_hi - j0 + 1 < KEY_BLOCK ? b->s_hi - j0 + 1 : KEY_BLOCK;
         int64_t ld;
         const float *k = cache_rows(c, kc, j0, n, buf, &ld);
-        for (int r = 0; r < b->n_rows; r++) {
+        for (int32_t j = 0; j < n; j++)
+            for (int32_t i = 0; i < hd; i++)
+                kt[(size_t)i * KEY_BLOCK + (size_t)j] = k[j * ld + i];
+        for (int r = 0, g; r < b->n_rows; r += g) {
             int32_t a, e;
+            float *out[4];
+            g = same_range(b, r);
             row_span(b, r, j0, n, &a, &e);
-            if (a < e)
-                c->vo->dot_many(b->q[r], k + (a - j0) * ld, ld, e - a, hd,
-                                sc + (size_t)r * stride + (size_t)(a - b->s_lo));
+            if (a >= e)
+                continue;
+            for (int o = 0; o < g; o++) {
+                out[o] = sc + (size_t)(r + o) * stride + (size_t)(a - b->s_lo);
+                memset(out[o], 0, (size_t)(e - a) * sizeof(float));
+            }
+            c->vo->axpy_multi(out, b->q + r, g, kt + (a - j0), KEY_BLOCK, hd, e - a);
         }
     }
     for (int r = 0; r < b->n_rows; r++) {
@@ -122,12 +148,16 @@ void cove_attend_block(const cove_context *c, const cove_att_block *b, const uin
         const int32_t n = b->s_hi - j0 + 1 < KEY_BLOCK ? b->s_hi - j0 + 1 : KEY_BLOCK;
         int64_t ld;
         const float *v = cache_rows(c, vc, j0, n, buf, &ld);
-        for (int r = 0; r < b->n_rows; r++) {
+        for (int r = 0, g; r < b->n_rows; r += g) {
             int32_t a, e;
+            const float *p[4];
+            g = same_range(b, r);
             row_span(b, r, j0, n, &a, &e);
-            if (a < e)
-                c->vo->axpy_many(b->out[r], sc + (size_t)r * stride + (size_t)(a - b->s_lo),
-                                 v + (a - j0) * ld, ld, e - a, hd);
+            if (a >= e)
+                continue;
+            for (int o = 0; o < g; o++)
+                p[o] = sc + (size_t)(r + o) * stride + (size_t)(a - b->s_lo);
+            c->vo->axpy_multi(b->out + r, p, g, v + (a - j0) * ld, ld, e - a, hd);
         }
     }
 }

@@ -35,9 +35,7 @@
 
 #define NAME_MAX_LEN 80
 #define ROW_UNIT 16 /* rows of a product's share: whole register tiles of the quant kernels */
-#ifndef CHUNKS_PER_THREAD
-#define CHUNKS_PER_THREAD 1
-#endif
+#define CHUNKS_PER_THREAD 4 /* chunks of a product per thread, for the counter to balance */
 
 /* ================================ loading ================================ */
 
@@ -187,10 +185,11 @@ static void mm_quantize(const fwd *f, const cove_matrix *const *w, int n, const 
         sync(f, ith, nth);
 }
 
-/* Rows per chunk of a product of `rows` rows: about eight chunks per thread, whole units. */
+/* Rows per chunk of a product of `rows` rows: CHUNKS_PER_THREAD per thread, whole units. */
 static int64_t chunk_rows(int64_t rows, int nth)
 {
-    int64_t ch = ((rows + CHUNKS_PER_THREAD * nth - 1) / (CHUNKS_PER_THREAD * (int64_t)nth) + ROW_UNIT - 1) / ROW_UNIT * ROW_UNIT;
+    const int64_t per = CHUNKS_PER_THREAD * (int64_t)nth;
+    int64_t ch = ((rows + per - 1) / per + ROW_UNIT - 1) / ROW_UNIT * ROW_UNIT;
     return ch < ROW_UNIT ? ROW_UNIT : ch;
 }
 
@@ -377,7 +376,8 @@ static void gate_up_step(const fwd *f, const cove_layer *l, int32_t il, int ith,
         cove_matmul_rows(&l->ffn_gate, xq[0], n, c->hb, (size_t)F, r0, r1);
         cove_matmul_rows(&l->ffn_up, xq[1], n, c->hb2, (size_t)F, r0, r1);
         for (int64_t t = 0; t < n; t++)
-            cove_op_glu(c->hb + t * F + r0, c->hb2 + t * F + r0, r1 - r0, c->m->hp.act);
+            c->vo->glu(c->hb + t * F + r0, c->hb2 + t * F + r0, r1 - r0,
+                       c->m->hp.act == COVE_ACT_GELU_TANH);
     }
     sync(f, ith, nth);
 }
