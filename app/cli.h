@@ -54,5 +54,16 @@ int cove_cmd_quantize(int argc, char **argv);
 int cove_cmd_bench(int argc, char **argv);
 int cove_cmd_gen_model(int argc, char **argv);
 int cove_cmd_chat(int argc, char **argv);
+int cove_cmd_serve(int argc, char **argv);
+int cove_cmd_ask(int argc, char **argv);
+int cove_cmd_tool(int argc, char **argv);
+int cove_cmd_validate(int argc, char **argv);     /* cmd_validate.c */
+int cove_cmd_schema2gbnf(int argc, char **argv);  /* cmd_validate.c */
+int cove_cmd_audit(int argc, char **argv);
+int cove_cmd_keygen(int argc, char **argv);
+int cove_cmd_sign(int argc, char **argv);
+int cove_cmd_verify_sig(int argc, char **argv); /* in cmd_sign.c */
+int cove_cmd_ingest(int argc, char **argv);
+int cove_cmd_search(int argc, char **argv);
 
 #endif

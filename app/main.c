@@ -22,11 +22,22 @@ static const cove_cmd commands[] = {
     {"tokenize", "print the token ids of a text", cove_cmd_tokenize},
     {"complete", "generate text from a prompt", cove_cmd_complete},
     {"chat", "talk with an instruction-tuned model (one message per line)", cove_cmd_chat},
+    {"ask", "answer a request with an agent: tools, sources, sessions", cove_cmd_ask},
+    {"tool", "run one agent tool as an agent would and print its result", cove_cmd_tool},
     {"embed", "print the sentence embeddings of texts as JSON", cove_cmd_embed},
+    {"serve", "serve a model over HTTP (llama.cpp- and OpenAI-compatible API)", cove_cmd_serve},
+    {"ingest", "add files to a knowledge base (txt, md, csv, html, pdf)", cove_cmd_ingest},
+    {"search", "search a knowledge base by meaning and keywords", cove_cmd_search},
     {"convert", "turn a Hugging Face model directory into a GGUF file", cove_cmd_convert},
     {"quantize", "requantize the weights of a GGUF file", cove_cmd_quantize},
     {"gen-model", "write a random model of a real model's shapes (benchmarks)", cove_cmd_gen_model},
     {"bench", "measure prefill and decode speed of a model", cove_cmd_bench},
+    {"validate", "check a JSON document against a JSON Schema", cove_cmd_validate},
+    {"schema2gbnf", "print the GBNF grammar of a JSON Schema", cove_cmd_schema2gbnf},
+    {"audit", "verify, show or append to a tamper-evident audit log", cove_cmd_audit},
+    {"keygen", "make an Ed25519 key pair (audit checkpoints, manifests)", cove_cmd_keygen},
+    {"sign", "sign a plugin or model manifest", cove_cmd_sign},
+    {"verify-sig", "check a signed plugin or model manifest", cove_cmd_verify_sig},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -50,7 +61,9 @@ static void print_overview(FILE *f)
                "  COVE_CATALOGUE   model catalogue file (default: the one installed with cove)\n"
                "  COVE_LOG_LEVEL   error | warn | info | debug (default warn)\n"
                "  COVE_LOG_FORMAT  plain | json\n"
-               "  COVE_CPU_DISABLE CPU features to leave unused, e.g. avx512,avx2\n");
+               "  COVE_CPU_DISABLE CPU features to leave unused, e.g. avx512,avx2\n"
+               "  COVE_AUDIT_LOG   audit log of commands that take --audit FILE\n"
+               "  COVE_AUDIT_KEY   secret key file signing the audit log's checkpoints\n");
 }
 
 static int cmd_help(int argc, char **argv)

@@ -157,6 +157,14 @@ cove_status cove_context_seq_truncate(cove_context *ctx, int32_t seq_id, int32_t
 /* Forget every position of sequence `seq_id` (cove_context_seq_truncate with p0 = 0). */
 cove_status cove_context_seq_clear(cove_context *ctx, int32_t seq_id);
 
+/*
+ * Make sequence `dst` hold the first n cached positions of sequence `src` (their keys and
+ * values, in every layer); whatever dst held is forgotten. n is capped at src's n_past.
+ * src == dst cuts the sequence to n. The logits of the last decode are dropped. Returns
+ * COVE_ERR_INVALID_ARG for a sequence id outside [0, n_seq_max) or n < 0.
+ */
+cove_status cove_context_seq_copy(cove_context *ctx, int32_t src, int32_t dst, int32_t n);
+
 /* The older name of cove_context_seq_truncate. */
 cove_status cove_context_kv_truncate(cove_context *ctx, int32_t seq_id, int32_t p0);
 

@@ -228,6 +228,29 @@ cove_status cove_context_seq_clear(cove_context *c, int32_t seq_id)
     return cove_context_seq_truncate(c, seq_id, 0);
 }
 
+cove_status cove_context_seq_copy(cove_context *c, int32_t src, int32_t dst, int32_t n)
+{
+    if (!c || src < 0 || src >= c->n_seq || dst < 0 || dst >= c->n_seq || n < 0)
+        return COVE_ERR_INVALID_ARG;
+    if (n > c->seq_pos[src])
+        n = c->seq_pos[src];
+    if (src != dst) {
+        /* rows are [layer][seq][pos]: one run of n rows per layer and cache */
+        const size_t seq_bytes = (size_t)c->n_ctx * c->kv_row_bytes;
+        for (int32_t l = 0; l < c->m->hp.n_layer; l++) {
+            const size_t lo = (size_t)l * (size_t)c->n_seq * seq_bytes;
+            memcpy(c->k_cache + lo + (size_t)dst * seq_bytes, c->k_cache + lo + (size_t)src * seq_bytes,
+                   (size_t)n * c->kv_row_bytes);
+            memcpy(c->v_cache + lo + (size_t)dst * seq_bytes, c->v_cache + lo + (size_t)src * seq_bytes,
+                   (size_t)n * c->kv_row_bytes);
+        }
+    }
+    c->seq_pos[dst] = n;
+    c->n_out = 0;
+    c->last_n = 0;
+    return COVE_OK;
+}
+
 cove_status cove_context_kv_truncate(cove_context *c, int32_t seq_id, int32_t p0)
 {
     return cove_context_seq_truncate(c, seq_id, p0);

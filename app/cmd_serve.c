@@ -1,0 +1,167 @@
+/*
+ * app/cmd_serve.c - `cove serve`: the HTTP server (llama.cpp- and OpenAI-compatible API).
+ *
+ * The listening address goes to stderr once the server answers ("cove serve: listening on
+ * http://127.0.0.1:8080"), so a script that asked for --port 0 can read the port chosen.
+ * SIGTERM or SIGINT stops accepting connections, lets running requests finish (at most
+ * --drain-timeout seconds), and exits 0.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/limits.h"
+#include "catalogue.h"
+#include "cli.h"
+#include "server/server.h"
+
+#define CMD "serve"
+#define DEFAULT_PORT 8080
+#define DEFAULT_DRAIN_S 60
+
+typedef struct serve_opts {
+    cove_server_params p;
+    long drain_s;
+} serve_opts;
+
+static void usage(void)
+{
+    printf("usage: cove serve [-m MODEL] [--embed-model M] [--host H] [--port P]\n"
+           "                  [--api-key-file F] [--parallel N] [--ctx N] [-t THREADS]\n"
+           "                  [--queue N] [--tenant-limit N] [--max-tokens N]\n"
+           "                  [--no-prefix-cache] [--drain-timeout S]\n\n"
+           "Serves a model over HTTP: POST /completion (llama.cpp), POST /v1/completions,\n"
+           "/v1/chat/completions and /v1/embeddings (OpenAI), GET /v1/models, /health and\n"
+           "/metrics (Prometheus). See docs/http/.\n\n"
+           "  -m MODEL           GGUF model; default: the catalogue's default instruct model\n"
+           "  --embed-model M    GGUF embedding model (bert) for /v1/embeddings\n"
+           "  --host H           address to listen on (default 127.0.0.1); without\n"
+           "                     --api-key-file only loopback addresses are allowed\n"
+           "  --port P           TCP port (default %d; 0: any free port, printed on stderr)\n"
+           "  --api-key-file F   one 'KEY TENANT' pair per line; requests then need\n"
+           "                     'Authorization: Bearer KEY' (401 otherwise)\n"
+           "  --parallel N       requests decoded at once (default 4)\n"
+           "  --ctx N            context of each of those, in tokens (default: the model's,\n"
+           "                     at most 4096); a longer prompt is refused with 400\n"
+           "  -t THREADS         threads of a forward step (default: all cores)\n"
+           "  --queue N          requests that may wait for a slot (default 64; 503 beyond)\n"
+           "  --tenant-limit N   requests one tenant may run at once (default %d; 429 beyond)\n"
+           "  --max-tokens N     most tokens one request may generate (default %d)\n"
+           "  --no-prefix-cache  compute every prompt in full\n"
+           "  --drain-timeout S  seconds SIGTERM waits for running requests (default %d)\n\n"
+           "Exit status: 0 after SIGTERM/SIGINT, 1 error (model, address in use), 2 bad usage.\n",
+           DEFAULT_PORT, COVE_SERVER_TENANT_CONCURRENT, COVE_SERVER_MAX_TOKENS, DEFAULT_DRAIN_S);
+}
+
+/* One option with a value; 0, or an exit code. */
+static int parse_value(serve_opts *o, const char *opt, const char *val)
+{
+    long l = 0;
+    int ok = 1;
+    if (strcmp(opt, "-m") == 0)
+        o->p.model_path = val;
+    else if (strcmp(opt, "--embed-model") == 0)
+        o->p.embed_model_path = val;
+    else if (strcmp(opt, "--host") == 0)
+        o->p.host = val;
+    else if (strcmp(opt, "--api-key-file") == 0)
+        o->p.api_key_file = val;
+    else if (strcmp(opt, "--port") == 0 && (ok = cli_parse_long(val, 0, 65535, &l) == 0))
+        o->p.port = (int)l;
+    else if (strcmp(opt, "--parallel") == 0 && (ok = cli_parse_long(val, 1, COVE_MAX_SEQ, &l) == 0))
+        o->p.n_parallel = (int32_t)l;
+    else if (strcmp(opt, "--ctx") == 0 && (ok = cli_parse_long(val, 16, COVE_MAX_CTX, &l) == 0))
+        o->p.n_ctx = (int32_t)l;
+    else if (strcmp(opt, "-t") == 0 && (ok = cli_parse_long(val, 1, COVE_MAX_THREADS, &l) == 0))
+        o->p.n_threads = (int32_t)l;
+    else if (strcmp(opt, "--queue") == 0 && (ok = cli_parse_long(val, 0, 65536, &l) == 0))
+        o->p.n_queue_max = (int32_t)l;
+    else if (strcmp(opt, "--tenant-limit") == 0 && (ok = cli_parse_long(val, 1, 65536, &l) == 0))
+        o->p.tenant_max_concurrent = (int32_t)l;
+    else if (strcmp(opt, "--max-tokens") == 0 &&
+             (ok = cli_parse_long(val, 1, COVE_SERVER_MAX_TOKENS, &l) == 0))
+        o->p.max_tokens = (int32_t)l;
+    else if (strcmp(opt, "--drain-timeout") == 0)
+        ok = cli_parse_long(val, 0, 86400, &o->drain_s) == 0;
+    else if (ok)
+        return cli_usage_error(CMD, "unknown option '%s'", opt);
+    return ok ? 0 : cli_usage_error(CMD, "bad value '%s' for %s", val, opt);
+}
+
+/* Returns -1 to go on, or an exit code. */
+static int parse_args(serve_opts *o, int argc, char **argv)
+{
+    o->p = cove_server_default_params();
+    o->p.port = DEFAULT_PORT;
+    o->drain_s = DEFAULT_DRAIN_S;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            usage();
+            return COVE_EXIT_OK;
+        }
+        if (strcmp(a, "--no-prefix-cache") == 0) {
+            o->p.prefix_cache = 0;
+            continue;
+        }
+        if (a[0] != '-')
+            return cli_usage_error(CMD, "unexpected argument '%s'", a);
+        if (i + 1 >= argc)
+            return cli_usage_error(CMD, "%s needs a value (or is unknown)", a);
+        int rc = parse_value(o, a, argv[++i]);
+        if (rc)
+            return rc;
+    }
+    return -1;
+}
+
+/* Serve until SIGTERM or SIGINT, then drain. The signals are blocked in every thread and
+ * taken here with sigwait, so no handler runs inside the server's threads. */
+static int serve(serve_opts *o)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    cove_server *s = NULL;
+    cove_error err = {0};
+    if (cove_server_create(&o->p, &s, &err) != COVE_OK)
+        return cli_fail(CMD, "%s", cove_error_msg(&err));
+    fprintf(stderr, "cove serve: listening on http://%s%s%s:%d (model %s)\n",
+            strchr(o->p.host, ':') ? "[" : "", o->p.host, strchr(o->p.host, ':') ? "]" : "",
+            cove_server_port(s), cove_server_model_id(s));
+    fflush(stderr);
+    int sig = 0;
+    sigdelset(&set, SIGPIPE);
+    while (sigwait(&set, &sig) != 0)
+        ;
+    fprintf(stderr, "cove serve: %s: finishing running requests\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    cove_status st = cove_server_drain(s, (int)(o->drain_s * 1000));
+    if (st != COVE_OK)
+        fprintf(stderr, "cove serve: requests still running after %lds were cancelled\n",
+                o->drain_s);
+    cove_server_free(s);
+    fprintf(stderr, "cove serve: stopped\n");
+    return COVE_EXIT_OK;
+}
+
+int cove_cmd_serve(int argc, char **argv)
+{
+    serve_opts o;
+    char path[COVE_MAX_PATH], name[128];
+    int rc = parse_args(&o, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (!o.p.model_path) {
+        cove_error err = {0};
+        if (cove_catalogue_default_model("instruct", name, sizeof name, &err) != COVE_OK ||
+            cove_catalogue_model_path(name, path, sizeof path, &err) != COVE_OK)
+            return cli_fail(CMD, "%s", cove_error_msg(&err));
+        o.p.model_path = path;
+    }
+    return serve(&o);
+}

@@ -1,0 +1,205 @@
+/*
+ * agent/agent.c - an agent's life cycle: its registry, tools' world, prompt and audit.
+ */
+#include <string.h>
+
+#include "agent/agent_int.h"
+#include "audit/audit.h"
+#include "base/alloc.h"
+#include "base/log.h"
+
+static const char *const default_instructions =
+    "You are a careful assistant that answers the user's request with tools. Each turn you "
+    "write exactly one JSON object and nothing else.\n"
+    "To use a tool: {\"thought\": \"why\", \"action\": \"TOOL\", \"arguments\": {...}}\n"
+    "To answer: {\"thought\": \"why\", \"action\": \"final_answer\", \"answer\": \"...\", "
+    "\"citations\": [\"ID\", ...]}\n"
+    "If something you need is missing, use the action \"ask_user\" with {\"question\": "
+    "\"...\"}.\n"
+    "Cite the ids shown in the observations (kb:... or file:...) that support the answer. "
+    "Answer only from what the tools returned. As soon as an observation answers the "
+    "request, give the final_answer.\n\n"
+    "Example:\n"
+    "Request: What is 12.5 times 4?\n"
+    "{\"thought\": \"This is arithmetic.\", \"action\": \"calculator\", \"arguments\": "
+    "{\"expression\": \"12.5*4\"}}\n"
+    "Observation (calculator): 50\n"
+    "{\"thought\": \"The calculator gave the result.\", \"action\": \"final_answer\", "
+    "\"answer\": \"12.5 times 4 is 50.\", \"citations\": []}";
+
+cove_status agent_build_system(cove_agent *a, cove_error *err)
+{
+    struct cove_buf b;
+    cove_buf_init(&b, COVE_AGENT_MAX_PROMPT);
+    cove_status st = cove_buf_append_str(&b, a->cfg.system_prompt ? a->cfg.system_prompt
+                                                                  : default_instructions);
+    if (st == COVE_OK)
+        st = cove_buf_append_str(&b, "\n\nTools:\n");
+    for (size_t i = 0; st == COVE_OK && i < cove_agent_registry_count(a->reg); i++) {
+        const struct cove_agent_tool_def *d = cove_agent_registry_get(a->reg, i);
+        st = cove_buf_appendf(&b, "- %s: %s Arguments: %s\n", d->name, d->description, d->schema);
+        if (st == COVE_OK && d->example)
+            st = cove_buf_appendf(&b, "  Example: %s\n", d->example);
+    }
+    if (st == COVE_OK && a->env.n_roots > 0) {
+        st = cove_buf_append_str(&b, "Folders you may read:");
+        for (int i = 0; st == COVE_OK && i < a->env.n_roots; i++)
+            st = cove_buf_appendf(&b, " %s/", a->env.roots[i].name);
+        if (st == COVE_OK)
+            st = cove_buf_append_byte(&b, '\n');
+    }
+    if (st != COVE_OK) {
+        cove_buf_release(&b);
+        return cove_error_set(err, st, "agent: the system prompt is too long");
+    }
+    cove_free(a->system);
+    a->system = cove_buf_detach(&b, NULL);
+    return COVE_OK;
+}
+
+void agent_audit(cove_agent *a, int kind, const char *session, const char *tool,
+                 const char *args, const char *text)
+{
+    if (!a->audit)
+        return;
+    char digest[COVE_AUDIT_HEX_LEN + 1];
+    struct cove_audit_event ev = {.kind = (enum cove_audit_kind)kind, .session = session,
+                                  .tool = tool, .args = args, .text = text};
+    if (kind == COVE_AUDIT_TOOL_RESULT && text) {
+        cove_audit_sha256_hex(text, strlen(text), digest);
+        ev.result_digest = digest;
+    }
+    if (kind == COVE_AUDIT_PROMPT || kind == COVE_AUDIT_MODEL_OUTPUT)
+        ev.model = a->cfg.remote_url ? a->cfg.remote_url : a->cfg.model;
+    cove_error e = {0};
+    if (cove_audit_append(a->audit, &ev, NULL, &e) != COVE_OK)
+        cove_log_warn("agent: audit: %s", cove_error_msg(&e));
+}
+
+void cove_agent_set_audit(cove_agent *a, struct cove_audit_log *log)
+{
+    if (a)
+        a->audit = log;
+}
+
+struct cove_agent_registry *cove_agent_get_registry(cove_agent *a)
+{
+    return a ? a->reg : NULL;
+}
+
+/* The registry: the allowed built-in tools with the configured budgets. */
+static cove_status make_registry(cove_agent *a, cove_error *err)
+{
+    cove_status st = cove_agent_registry_create(&a->reg, err);
+    if (st == COVE_OK)
+        st = cove_agent_registry_add_builtins(a->reg, (const char *const *)a->cfg.tools,
+                                              a->cfg.n_tools, err);
+    for (size_t i = 0; st == COVE_OK && i < a->cfg.n_budgets; i++)
+        st = cove_agent_registry_set_budget(a->reg, a->cfg.budgets[i].tool,
+                                            a->cfg.budgets[i].max_calls, err);
+    return st;
+}
+
+/* Knowledge base, embedder, roots, devices, sessions. */
+static cove_status open_world(cove_agent *a, cove_error *err)
+{
+    const struct cove_agent_config *c = &a->cfg;
+    cove_status st = COVE_OK;
+    cove_agent_env_init(&a->env);
+    for (size_t i = 0; st == COVE_OK && i < c->n_roots; i++)
+        st = cove_agent_env_add_root(&a->env, c->roots[i], err);
+    if (st == COVE_OK && c->kb) {
+        cove_kb_params kp = cove_kb_default_params();
+        kp.read_only = 1;
+        st = cove_kb_open(c->kb, kp, &a->kb, err);
+    }
+    if (st == COVE_OK && c->kb && c->embed_model) {
+        st = cove_model_load(c->embed_model, cove_model_default_params(), &a->embed_model, err);
+        if (st == COVE_OK) {
+            cove_embed_params ep = cove_embed_default_params();
+            ep.truncate = 1;
+            st = cove_embedder_create(a->embed_model, ep, &a->embedder, err);
+        }
+    }
+    if (st == COVE_OK && c->sessions)
+        st = cove_agent_memory_open(c->sessions, &a->memory, err);
+    a->env.kb = a->kb;
+    a->env.embedder = a->embedder;
+    a->env.memory = a->memory;
+    a->env.devices_path = c->devices;
+    return st;
+}
+
+static cove_status make_backend(cove_agent *a, cove_error *err)
+{
+    const struct cove_agent_config *c = &a->cfg;
+    if (c->remote_url)
+        return cove_agent_backend_remote(c->remote_url, c->remote_key, c->remote_model,
+                                         &a->backend, err);
+    if (!c->model)
+        return cove_error_set(err, COVE_ERR_INVALID_ARG, "agent: no model configured");
+    return cove_agent_backend_engine(c->model, c->n_ctx, 0, &a->backend, err);
+}
+
+cove_status cove_agent_create(const struct cove_agent_config *cfg, cove_agent_backend *backend,
+                              cove_agent **out, cove_error *err)
+{
+    if (!cfg || !out) {
+        cove_agent_backend_free(backend);
+        return cove_error_set(err, COVE_ERR_INVALID_ARG, "agent: NULL argument");
+    }
+    *out = NULL;
+    cove_agent *a = cove_calloc(1, sizeof *a);
+    if (!a) {
+        cove_agent_backend_free(backend);
+        return cove_error_set(err, COVE_ERR_NOMEM, "agent: out of memory");
+    }
+    a->backend = backend;
+    cove_agent_env_init(&a->env);
+    cove_status st = agent_config_copy(&a->cfg, cfg, err);
+    if (st == COVE_OK && (a->cfg.max_steps < 1 || a->cfg.max_steps > COVE_AGENT_MAX_STEPS))
+        st = cove_error_set(err, COVE_ERR_INVALID_ARG, "agent: max_steps must be 1 to %d",
+                            COVE_AGENT_MAX_STEPS);
+    if (st == COVE_OK)
+        st = make_registry(a, err);
+    if (st == COVE_OK)
+        st = open_world(a, err);
+    if (st == COVE_OK)
+        st = agent_build_system(a, err);
+    if (st == COVE_OK && !a->backend)
+        st = make_backend(a, err);
+    if (st != COVE_OK) {
+        cove_agent_free(a);
+        return st;
+    }
+    *out = a;
+    return COVE_OK;
+}
+
+void cove_agent_free(cove_agent *a)
+{
+    if (!a)
+        return;
+    cove_agent_backend_free(a->backend);
+    cove_agent_registry_free(a->reg);
+    cove_agent_env_release(&a->env);
+    cove_kb_free(a->kb);
+    cove_embedder_free(a->embedder);
+    cove_model_free(a->embed_model);
+    cove_agent_memory_free(a->memory);
+    cove_free(a->system);
+    cove_agent_config_release(&a->cfg);
+    cove_free(a);
+}
+
+cove_status cove_agent_ask(const struct cove_agent_config *cfg, const char *request,
+                           const char *session_id, cove_agent_step_fn on_step, void *user,
+                           struct cove_agent_response *out, cove_error *err)
+{
+    cove_agent *a = NULL;
+    cove_status st = cove_agent_create(cfg, NULL, &a, err);
+    if (st == COVE_OK)
+        st = cove_agent_run(a, request, session_id, on_step, user, out, err);
+    cove_agent_free(a);
+    return st;
+}

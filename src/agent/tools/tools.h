@@ -1,0 +1,88 @@
+/*
+ * agent/tools/tools.h - what the built-in tools work on, and their definitions.
+ *
+ * A cove_agent_env is the world a tool call sees: the directories it may read, the
+ * knowledge base, the session memory, the device table. The agent fills one when it is
+ * created; `cove tool` fills one from its options. Every pointer in it is borrowed.
+ */
+#ifndef COVE_AGENT_TOOLS_H
+#define COVE_AGENT_TOOLS_H
+
+#include <stdint.h>
+
+#include "agent/registry.h"
+#include "base/limits.h"
+#include "cove/engine.h"
+#include "kb/kb.h"
+
+struct cove_agent_memory;
+
+/* A directory the file tools may read beneath. */
+struct cove_agent_root {
+    char path[COVE_MAX_PATH]; /* as configured (absolute after cove_agent_env_add_root) */
+    char name[256];           /* last component: "notes" for /data/notes */
+    int fd;                   /* O_PATH|O_DIRECTORY descriptor, opened once */
+};
+
+struct cove_agent_env {
+    struct cove_agent_root roots[COVE_AGENT_MAX_ROOTS];
+    int n_roots;
+    cove_kb *kb;                     /* borrowed; NULL: kb_search reports no knowledge base */
+    cove_embedder *embedder;         /* borrowed; NULL: kb_search uses keyword search */
+    struct cove_agent_memory *memory; /* borrowed; NULL: write_note reports no memory */
+    const char *session_id;          /* borrowed; the session notes are written to */
+    const char *devices_path;        /* borrowed; SQLite file of device_control; NULL: none */
+    int64_t deadline_ms;             /* monotonic ms after which a handler should give up;
+                                        0: none. Set by the registry for each call */
+    int64_t now_override;            /* tests: current_time reports this Unix time when > 0 */
+    size_t read_max;                 /* bytes read_file returns; 0: 16 KiB */
+};
+
+/* Zero the env and mark every root slot closed. */
+void cove_agent_env_init(struct cove_agent_env *env);
+/* Close the root descriptors (not the borrowed handles). */
+void cove_agent_env_release(struct cove_agent_env *env);
+/*
+ * Add a directory the file tools may read beneath: resolved with realpath and opened
+ * O_PATH. Fails with COVE_ERR_NOT_FOUND / COVE_ERR_IO (cannot open, not a directory) or
+ * COVE_ERR_LIMIT (more than COVE_AGENT_MAX_ROOTS).
+ */
+cove_status cove_agent_env_add_root(struct cove_agent_env *env, const char *dir, cove_error *err);
+
+/* Monotonic clock in milliseconds. */
+int64_t cove_agent_now_ms(void);
+/* 1 when env has a deadline and it has passed. */
+int cove_agent_env_expired(const struct cove_agent_env *env);
+
+/* The built-in tools, one file each. */
+extern const struct cove_agent_tool_def cove_agent_tool_kb_search;
+extern const struct cove_agent_tool_def cove_agent_tool_read_file;
+extern const struct cove_agent_tool_def cove_agent_tool_list_files;
+extern const struct cove_agent_tool_def cove_agent_tool_write_note;
+extern const struct cove_agent_tool_def cove_agent_tool_calculator;
+extern const struct cove_agent_tool_def cove_agent_tool_current_time;
+extern const struct cove_agent_tool_def cove_agent_tool_device_control;
+
+/*
+ * The calculator's evaluator, for tests and the tool: exact arithmetic on rationals
+ * (numerator and denominator as 128-bit integers). Writes the result as text to out:
+ * an integer, a finite decimal ("0.3"), or a fraction with a 30-digit decimal
+ * ("1/3 = 0.333333333333333333333333333333..."). Errors: COVE_ERR_FORMAT (syntax, with
+ * the offset), COVE_ERR_INVALID_ARG (division by zero, non-integer exponent),
+ * COVE_ERR_LIMIT (a value beyond 128 bits, expression too long or deep).
+ */
+cove_status cove_agent_calc(const char *expr, struct cove_buf *out, cove_error *err);
+
+/*
+ * Open `rel` (relative path, no leading '/') beneath one of env's roots, for reading;
+ * `rel` may start with a root's name to choose it, otherwise the roots are tried in
+ * order. Uses the sandbox's beneath-open (no "..", no absolute symlinks out, no magic
+ * links). *fd_out is owned by the caller. *root_out (may be NULL) names the root used.
+ * Errors: COVE_ERR_PERMISSION (an escape), COVE_ERR_NOT_FOUND, COVE_ERR_IO.
+ */
+cove_status cove_agent_open_beneath(const struct cove_agent_env *env, const char *rel,
+                                    int directory, int *fd_out,
+                                    const struct cove_agent_root **root_out, const char **rest_out,
+                                    cove_error *err);
+
+#endif

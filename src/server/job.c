@@ -1,0 +1,278 @@
+/*
+ * job.c - one generation on the scheduler, seen from HTTP: submit, events, waiting,
+ * streaming, cancelling when the client goes away.
+ *
+ * A job is shared by two sides: the scheduler's worker (on_token, on_done) and the
+ * connection's thread (waiting, or the SSE reader callback). Each side holds one reference;
+ * the last to let go frees the job. Everything both sides touch is guarded by job->mu.
+ *
+ * Streaming: the worker formats each event as SSE text into job->out (bounded: a client
+ * that does not read is cancelled once COVE_SERVER_MAX_STREAM_PENDING bytes wait), and the
+ * connection thread's reader callback hands those bytes to libmicrohttpd, blocking while
+ * there are none (libmicrohttpd runs one thread per connection, so a blocking reader
+ * stalls no one else). While waiting, both the reader and the non-streaming wait look at
+ * the socket every SRV_POLL_MS: a peer that closed it gets its generation cancelled.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "base/limits.h"
+#include "server/job_int.h"
+
+#define SRV_POLL_MS 100
+
+/* ------------------------------------------------------------ references */
+
+static void job_unref(srv_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mu);
+    if (!last)
+        return;
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    cove_buf_release(&j->out);
+    cove_buf_release(&j->text);
+    cove_buf_release(&j->held);
+    json_decref(j->logprobs);
+    cove_free(j);
+}
+
+static srv_job *job_new(srv_conn *c, const srv_job_spec *spec)
+{
+    srv_job *j = cove_calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    j->refs = 2;
+    j->s = c->s;
+    j->spec = *spec;
+    j->created = (long)time(NULL);
+    j->t_submit = srv_now();
+    cove_buf_init(&j->out, COVE_SERVER_MAX_STREAM_PENDING + COVE_SERVER_MAX_OUTPUT);
+    cove_buf_init(&j->text, COVE_SERVER_MAX_OUTPUT);
+    cove_buf_init(&j->held, COVE_SERVER_MAX_OUTPUT);
+    if (spec->n_logprobs || spec->want_logprobs)
+        j->logprobs = json_array();
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    j->fd = ci ? ci->connect_fd : -1;
+    return j;
+}
+
+/* ----------------------------------------------------- scheduler callbacks */
+
+static int on_token(void *user, const cove_sched_token *ev)
+{
+    srv_job *j = user;
+    pthread_mutex_lock(&j->mu);
+    if (j->t_first == 0 && ev->token >= 0)
+        j->t_first = srv_now();
+    if (j->logprobs && ev->token >= 0)
+        srv_job_add_logprob(j, ev);
+    if (j->spec.stream && !j->gone)
+        srv_job_stream_event(j, ev);
+    int stop = j->gone || j->out.len - j->out_off > COVE_SERVER_MAX_STREAM_PENDING;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    return stop;
+}
+
+static void on_done(void *user, const cove_sched_result *res)
+{
+    srv_job *j = user;
+    pthread_mutex_lock(&j->mu);
+    if (cove_buf_append(&j->text, res->text, res->text_len) != COVE_OK)
+        j->text_cut = 1;
+    j->finish = res->finish;
+    j->status = res->status;
+    snprintf(j->errmsg, sizeof j->errmsg, "%s", res->error_msg ? res->error_msg : "");
+    j->n_prompt = res->n_prompt;
+    j->n_cached = res->n_cached;
+    j->n_gen = res->n_generated;
+    j->t_prompt_ms = res->t_prompt_ms;
+    j->t_gen_ms = res->t_gen_ms;
+    j->t_queue_ms = res->t_queue_ms;
+    if (res->stop)
+        snprintf(j->stop_word, sizeof j->stop_word, "%s", res->stop);
+    if (j->spec.stream && !j->gone)
+        srv_job_stream_end(j);
+    j->done = 1;
+    srv_metrics_tokens(&j->s->metrics, res->n_prompt, res->n_generated,
+                       j->t_first > 0 ? j->t_first - j->t_submit : -1);
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    job_unref(j);
+}
+
+/* ------------------------------------------------------------ the client */
+
+/* 1 when the peer closed its end of the connection (or it broke). */
+static int peer_gone(int fd)
+{
+    if (fd < 0)
+        return 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0)
+        return 0;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        return 1;
+    char ch;
+    ssize_t n = recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Wait (mu held) for news for at most SRV_POLL_MS. */
+static void wait_a_moment(srv_job *j)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += SRV_POLL_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+}
+
+/* The client went away (mu held): cancel the generation, once. */
+static void client_gone(srv_job *j)
+{
+    if (j->gone)
+        return;
+    j->gone = 1;
+    if (!j->done) {
+        cove_sched_cancel(j->s->sched, j->sid);
+        srv_metrics_cancel(&j->s->metrics);
+    }
+}
+
+/* Non-streaming: wait for on_done, watching the client. 0: done; -1: client gone. */
+static int wait_done(srv_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    while (!j->done) {
+        wait_a_moment(j);
+        if (!j->done && peer_gone(j->fd)) {
+            client_gone(j);
+            break;
+        }
+    }
+    int rc = j->done && !j->gone ? 0 : -1;
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    srv_job *j = cls;
+    pthread_mutex_lock(&j->mu);
+    while (j->out_off == j->out.len && !j->done && !j->gone) {
+        wait_a_moment(j);
+        if (peer_gone(j->fd))
+            client_gone(j);
+    }
+    ssize_t n;
+    if (j->gone) {
+        n = MHD_CONTENT_READER_END_WITH_ERROR;
+    } else if (j->out_off == j->out.len) {
+        n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        size_t k = j->out.len - j->out_off < max ? j->out.len - j->out_off : max;
+        memcpy(buf, j->out.data + j->out_off, k);
+        j->out_off += k;
+        if (j->out_off == j->out.len) {
+            cove_buf_reset(&j->out);
+            j->out_off = 0;
+        }
+        n = (ssize_t)k;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return n;
+}
+
+static void stream_free(void *cls)
+{
+    srv_job *j = cls;
+    pthread_mutex_lock(&j->mu);
+    if (!j->done)
+        client_gone(j);
+    pthread_mutex_unlock(&j->mu);
+    job_unref(j);
+}
+
+/* --------------------------------------------------------------- submit */
+
+static struct MHD_Response *submit_failed(srv_conn *c, const cove_error *err)
+{
+    if (err->status == COVE_ERR_LIMIT && strstr(err->msg, "queue")) {
+        struct MHD_Response *r = srv_reply_error(c, 503, NULL, "queue_full",
+                                                 "the server is busy: %s; retry later",
+                                                 cove_error_msg(err));
+        if (r)
+            MHD_add_response_header(r, "Retry-After", "1");
+        return r;
+    }
+    if (err->status == COVE_ERR_STATE)
+        return srv_reply_error(c, 503, NULL, "shutting_down", "the server is shutting down");
+    if (err->status == COVE_ERR_LIMIT && strstr(err->msg, "prompt"))
+        return srv_reply_error(c, 400, "prompt", "context_length_exceeded", "%s",
+                               cove_error_msg(err));
+    return srv_reply_status(c, err, NULL);
+}
+
+static struct MHD_Response *stream_response(srv_conn *c, srv_job *j)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, j, stream_free);
+    if (!r) {
+        stream_free(j);
+        return NULL;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    c->status = 200;
+    return r;
+}
+
+struct MHD_Response *srv_job_run(srv_conn *c, const srv_job_spec *spec)
+{
+    srv_job *j = job_new(c, spec);
+    if (!j)
+        return srv_reply_error(c, 500, NULL, NULL, "out of memory");
+    cove_sched_request req = spec->req;
+    req.on_token = on_token;
+    req.on_done = on_done;
+    req.user = j;
+    req.n_logprobs = spec->n_logprobs;
+    srv_random_id(j->id, sizeof j->id);
+    if (spec->stream)
+        srv_job_stream_start(j);
+    cove_error err = {0};
+    pthread_mutex_lock(&j->mu); /* on_done may not look at sid before it is set */
+    cove_status st = cove_sched_submit(c->s->sched, &req, &j->sid, &err);
+    if (st != COVE_OK)
+        j->refs--; /* no callback will come */
+    pthread_mutex_unlock(&j->mu);
+    if (st != COVE_OK) {
+        job_unref(j);
+        return submit_failed(c, &err);
+    }
+    if (spec->stream)
+        return stream_response(c, j);
+    struct MHD_Response *r = NULL;
+    if (wait_done(j) == 0)
+        r = srv_job_reply(c, j);
+    job_unref(j);
+    return r;
+}

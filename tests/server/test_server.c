@@ -1,0 +1,567 @@
+/*
+ * test_server.c - the HTTP server driven over real sockets with libcurl.
+ *
+ * Each case starts a server in this process on 127.0.0.1, port 0 (a free port), with the
+ * fixture model stories260K (real weights; greedy output is known, see the models README),
+ * talks to it with libcurl, and stops it before returning. Embeddings use the catalogue's
+ * all-minilm-l6-v2 from the model cache ($COVE_MODELS or ~/.cache/cove/models).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "base/buf.h"
+#include "base/limits.h"
+#include "base/str.h"
+#include "server/server.h"
+#include "test.h"
+
+#define CTX 2048
+
+__attribute__((constructor)) static void curl_setup(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ------------------------------------------------------------- helpers */
+
+struct reply {
+    long status;
+    struct cove_buf body;
+    char retry_after[32];
+    int abort_after_first; /* the write callback aborts after the first chunk */
+    int chunks;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct reply *r = ud;
+    r->chunks++;
+    if (r->abort_after_first && r->chunks > 1)
+        return 0;
+    cove_buf_append(&r->body, p, size * n);
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct reply *r = ud;
+    if (size * n > 13 && strncasecmp(p, "Retry-After: ", 13) == 0)
+        snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)(size * n - 13), p + 13);
+    return size * n;
+}
+
+/* One request; body NULL: GET. key NULL: no Authorization header. Returns the status. */
+static long http(int port, const char *method, const char *path, const char *key,
+                 const char *body, size_t body_len, struct reply *r)
+{
+    char url[256], auth[300];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    cove_buf_init(&r->body, 64u << 20);
+    r->status = 0;
+    r->chunks = 0;
+    r->retry_after[0] = '\0';
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (key) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        h = curl_slist_append(h, auth);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (curl_easy_perform(c) == CURLE_OK || r->abort_after_first)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return r->status;
+}
+
+static long post(int port, const char *path, const char *key, const char *body, struct reply *r)
+{
+    return http(port, "POST", path, key, body, strlen(body), r);
+}
+
+static json_t *json_of(const struct reply *r)
+{
+    return r->body.data ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
+}
+
+/* 1 when the body is an OpenAI error object whose param is `param` (NULL: null). */
+static int is_error(const struct reply *r, const char *param)
+{
+    json_t *v = json_of(r), *e = json_object_get(v, "error");
+    json_t *p = json_object_get(e, "param");
+    int ok = json_is_string(json_object_get(e, "message")) &&
+             json_is_string(json_object_get(e, "type")) && json_object_get(e, "code") &&
+             (param ? json_is_string(p) && strcmp(json_string_value(p), param) == 0
+                    : json_is_null(p));
+    json_decref(v);
+    return ok;
+}
+
+static const char *catalogue_model(const char *name)
+{
+    static char path[1024];
+    const char *dir = getenv("COVE_MODELS");
+    if (dir && dir[0])
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+    else
+        snprintf(path, sizeof path, "%s/.cache/cove/models/%s", getenv("HOME"), name);
+    return path;
+}
+
+static cove_server *start(cove_server_params *p)
+{
+    char model[1024];
+    snprintf(model, sizeof model, "%s", test_model_path("stories260K.gguf"));
+    p->model_path = model;
+    p->port = 0;
+    if (!p->n_ctx)
+        p->n_ctx = CTX;
+    cove_server *s = NULL;
+    cove_error err = {0};
+    if (cove_server_create(p, &s, &err) != COVE_OK)
+        fprintf(stderr, "cove_server_create: %s\n", cove_error_msg(&err));
+    return s;
+}
+
+static cove_server *start_default(void)
+{
+    cove_server_params p = cove_server_default_params();
+    p.n_parallel = 2;
+    p.max_body = 64 * 1024;
+    return start(&p);
+}
+
+#define GREEDY "\"temperature\":0,\"seed\":1"
+
+/* ------------------------------------------------------------ endpoints */
+
+TEST(server_health_models_metrics)
+{
+    cove_server *s = start_default();
+    CHECK(s);
+    int port = cove_server_port(s);
+    struct reply r = {0};
+    CHECK_EQ_INT(http(port, "GET", "/health", NULL, NULL, 0, &r), 200);
+    CHECK(strstr(r.body.data ? r.body.data : "", "\"ok\""));
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(http(port, "GET", "/v1/models", NULL, NULL, 0, &r), 200);
+    json_t *v = json_of(&r);
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(json_object_get(v, "data"), 0),
+                                                   "id")), "stories260K");
+    json_decref(v);
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(post(port, "/completion", NULL, "{\"prompt\":\"Once\",\"n_predict\":4}", &r), 200);
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(http(port, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    const char *want[] = {"cove_http_requests_total{endpoint=\"/completion\",code=\"200\"} 1",
+                          "cove_queue_length", "cove_batch_size_mean", "cove_prefix_cache_hit_ratio",
+                          "cove_http_request_duration_seconds_bucket", "cove_tokens_generated_total",
+                          "cove_time_to_first_token_seconds_count 1"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        CHECK_MSG(strstr(r.body.data ? r.body.data : "", want[i]), "metrics lack %s:\n%s", want[i], r.body.data);
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
+
+TEST(server_completion_greedy_matches_golden)
+{
+    cove_server *s = start_default();
+    CHECK(s);
+    struct reply r = {0};
+    /* the golden text of stories260K from BOS alone continues "Once upon a time, there ..." */
+    CHECK_EQ_INT(post(cove_server_port(s), "/completion", NULL,
+                      "{\"prompt\":\"Once upon a time\",\"n_predict\":12," GREEDY "}", &r), 200);
+    json_t *v = json_of(&r);
+    CHECK(v);
+    const char *content = json_string_value(json_object_get(v, "content"));
+    CHECK_MSG(content && strncmp(content, ", there was a little girl named Lily", 36) == 0,
+              "content: %s", content ? content : "(none)");
+    CHECK_EQ_INT(json_integer_value(json_object_get(v, "tokens_predicted")), 12);
+    CHECK_EQ_INT(json_integer_value(json_object_get(v, "tokens_evaluated")), 5);
+    CHECK(json_is_true(json_object_get(v, "stopped_limit")));
+    CHECK(json_is_object(json_object_get(v, "timings")));
+    json_decref(v);
+    cove_buf_release(&r.body);
+    /* a stop string ends it and is cut; the second request reuses the cached prefix */
+    CHECK_EQ_INT(post(cove_server_port(s), "/completion", NULL,
+                      "{\"prompt\":\"Once upon a time\",\"n_predict\":40,\"stop\":[\"Lily\"],"
+                      GREEDY "}", &r), 200);
+    v = json_of(&r);
+    CHECK_STR_EQ(json_string_value(json_object_get(v, "content")), ", there was a little girl named ");
+    CHECK(json_is_true(json_object_get(v, "stopped_word")));
+    CHECK_STR_EQ(json_string_value(json_object_get(v, "stopping_word")), "Lily");
+    CHECK(json_integer_value(json_object_get(v, "tokens_cached")) > 0);
+    json_decref(v);
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
+
+TEST(server_completion_stream)
+{
+    cove_server *s = start_default();
+    CHECK(s);
+    struct reply r = {0};
+    CHECK_EQ_INT(post(cove_server_port(s), "/completion", NULL,
+                      "{\"prompt\":\"Once upon a time\",\"n_predict\":6,\"stream\":true," GREEDY
+                      "}", &r), 200);
+    /* data: lines, each a JSON object; the last has stop true; the pieces make the text */
+    struct cove_buf text;
+    cove_buf_init(&text, 1 << 20);
+    int events = 0, last_stop = 0;
+    for (char *line = strtok(r.body.data, "\n"); line; line = strtok(NULL, "\n")) {
+        CHECK_MSG(strncmp(line, "data: ", 6) == 0, "line: %s", line);
+        json_t *v = json_loads(line + 6, 0, NULL);
+        CHECK(v);
+        cove_buf_append_str(&text, json_string_value(json_object_get(v, "content")));
+        last_stop = json_is_true(json_object_get(v, "stop"));
+        events++;
+        json_decref(v);
+    }
+    CHECK_EQ_INT(events, 7);
+    CHECK(last_stop);
+    CHECK_STR_EQ(text.data, ", there was a little g"); /* " g" "irl" are two tokens */
+    cove_buf_release(&text);
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
+
+TEST(server_v1_completions_and_chat)
+{
+    cove_server *s = start_default();
+    CHECK(s);
+    int port = cove_server_port(s);
+    struct reply r = {0};
+    CHECK_EQ_INT(post(port, "/v1/completions", NULL,
+                      "{\"model\":\"stories260K\",\"prompt\":\"Once upon a time\",\"max_tokens\":5,"
+                      GREEDY ",\"logprobs\":2}", &r), 200);
+    json_t *v = json_of(&r), *c0 = json_array_get(json_object_get(v, "choices"), 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(v, "object")), "text_completion");
+    CHECK_STR_EQ(json_string_value(json_object_get(c0, "text")), ", there was a little");
+    CHECK_STR_EQ(json_string_value(json_object_get(c0, "finish_reason")), "length");
+    CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(c0, "logprobs"), "tokens")), 5);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(v, "usage"),
+                                                    "completion_tokens")), 5);
+    json_decref(v);
+    cove_buf_release(&r.body);
+    /* stories260K has no chat template: the ChatML layout is used */
+    CHECK_EQ_INT(post(port, "/v1/chat/completions", NULL,
+                      "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":"
+                      "\"Tell a story\"}],\"max_tokens\":8,\"stream\":true,\"stream_options\":"
+                      "{\"include_usage\":true}}", &r), 200);
+    CHECK(strstr(r.body.data ? r.body.data : "", "\"object\":\"chat.completion.chunk\""));
+    CHECK(strstr(r.body.data ? r.body.data : "", "\"role\":\"assistant\""));
+    CHECK(strstr(r.body.data ? r.body.data : "", "\"usage\":{"));
+    CHECK(cove_str_ends_with(r.body.data, "data: [DONE]\n\n"));
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
+
+TEST(server_embeddings)
+{
+    cove_server_params p = cove_server_default_params();
+    char emb[1024];
+    snprintf(emb, sizeof emb, "%s", catalogue_model("all-minilm-l6-v2.gguf"));
+    CHECK_MSG(access(emb, R_OK) == 0, "missing model %s (cove pull all-minilm-l6-v2)", emb);
+    p.embed_model_path = emb;
+    cove_server *s = start(&p);
+    CHECK(s);
+    struct reply r = {0};
+    CHECK_EQ_INT(post(cove_server_port(s), "/v1/embeddings", NULL,
+                      "{\"model\":\"all-minilm-l6-v2\",\"input\":[\"a cat\",\"a dog\",\"revenue\"],"
+                      "\"encoding_format\":\"float\"}", &r), 200);
+    json_t *v = json_of(&r), *data = json_object_get(v, "data");
+    CHECK_EQ_INT(json_array_size(data), 3);
+    json_t *e = json_object_get(json_array_get(data, 0), "embedding");
+    CHECK_EQ_INT(json_array_size(e), 384);
+    double norm = 0;
+    for (size_t i = 0; i < 384; i++)
+        norm += json_real_value(json_array_get(e, i)) * json_real_value(json_array_get(e, i));
+    CHECK(norm > 0.99 && norm < 1.01);
+    CHECK(json_integer_value(json_object_get(json_object_get(v, "usage"), "prompt_tokens")) >= 9);
+    json_decref(v);
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(post(cove_server_port(s), "/v1/embeddings", NULL,
+                      "{\"model\":\"stories260K\",\"input\":\"x\"}", &r), 404);
+    CHECK(is_error(&r, "model"));
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
+
+/* ------------------------------------------------------------ bad input */
+
+struct bad_case {
+    const char *path, *body;
+    long status;
+    const char *param; /* NULL: null */
+};
+
+TEST(server_bad_input)
+{
+    static const struct bad_case cases[] = {
+        {"/completion", "{\"prompt\":\"a\"", 400, NULL},
+        {"/completion", "", 400, NULL},
+        {"/completion", "[1,2]", 400, NULL},
+        {"/completion", "{\"prompt\":\"a\",\"n_predict\":\"many\"}", 400, "n_predict"},
+        {"/completion", "{\"prompt\":\"a\",\"temperature\":-1}", 400, "temperature"},
+        {"/completion", "{\"prompt\":\"a\",\"stream\":1}", 400, "stream"},
+        {"/completion", "{\"prompt\":\"a\",\"whatever\":true}", 400, "whatever"},
+        {"/completion", "{\"prompt\":\"a\",\"stop\":[1]}", 400, "stop.0"},
+        {"/completion", "{\"n_predict\":3}", 400, "prompt"},
+        {"/completion", "{\"prompt\":\"a\",\"prompt\":\"b\"}", 400, NULL},
+        {"/completion", "{\"prompt\":[1,99999]}", 400, NULL},
+        {"/v1/completions", "{\"prompt\":\"a\"}", 400, "model"},
+        {"/v1/completions", "{\"model\":\"gpt-4\",\"prompt\":\"a\"}", 404, "model"},
+        {"/v1/completions", "{\"model\":\"stories260K\",\"prompt\":\"a\",\"n\":2}", 400, "n"},
+        {"/v1/chat/completions", "{\"model\":\"stories260K\",\"messages\":[]}", 400, "messages"},
+        {"/v1/chat/completions", "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"boss\","
+                                 "\"content\":\"x\"}]}", 400, "messages.0.role"},
+        {"/v1/chat/completions", "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\","
+                                 "\"content\":\"x\",\"mood\":1}]}", 400, "messages.0.mood"},
+        {"/v1/chat/completions", "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\","
+                                 "\"content\":5}]}", 400, "messages.0.content"},
+        {"/v1/chat/completions", "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\","
+                                 "\"content\":\"x\"}],\"tool_choice\":\"required\"}", 400,
+         "tool_choice"},
+        {"/v1/chat/completions", "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\","
+                                 "\"content\":\"x\"}],\"max_tokens\":1000000}", 400, "max_tokens"},
+        {"/v1/chat/completions", "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\","
+                                 "\"content\":\"x\"}]}", 404, "model"},
+        {"/v1/embeddings", "{\"model\":\"stories260K\"}", 400, "input"},
+        {"/nothing", "{}", 404, NULL},
+    };
+    cove_server *s = start_default();
+    CHECK(s);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct reply r = {0};
+        long st = post(cove_server_port(s), cases[i].path, NULL, cases[i].body, &r);
+        CHECK_MSG(st == cases[i].status && is_error(&r, cases[i].param),
+                  "case %zu %s %s: status %ld, body %s", i, cases[i].path, cases[i].body, st,
+                  r.body.data ? r.body.data : "");
+        cove_buf_release(&r.body);
+    }
+    struct reply r = {0};
+    CHECK_EQ_INT(http(cove_server_port(s), "GET", "/completion", NULL, NULL, 0, &r), 405);
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
+
+TEST(server_limits_body_and_context)
+{
+    cove_server *s = start_default(); /* max_body 64 KiB, context 2048 */
+    CHECK(s);
+    size_t n = 100 * 1024;
+    char *big = malloc(n + 64);
+    CHECK(big);
+    memset(big, 'a', n + 64);
+    memcpy(big, "{\"prompt\":\"", 11);
+    memcpy(big + n, "\"}", 3);
+    struct reply r = {0};
+    long st = post(cove_server_port(s), "/completion", NULL, big, &r);
+    CHECK_MSG(st == 413 && is_error(&r, NULL), "status %ld", st);
+    cove_buf_release(&r.body);
+    /* 20 KiB of words is more than 2048 tokens: refused with a clear message */
+    for (size_t i = 11; i < 20 * 1024; i++)
+        big[i] = (i % 3 == 2) ? ' ' : 'o';
+    memcpy(big + 20 * 1024, "\"}", 3);
+    st = post(cove_server_port(s), "/completion", NULL, big, &r);
+    free(big);
+    CHECK_MSG(st == 400 && is_error(&r, "prompt") && strstr(r.body.data ? r.body.data : "", "context_length_exceeded")
+                  && strstr(r.body.data ? r.body.data : "", "the context holds 2048"), "status %ld %s", st,
+              r.body.data);
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
+
+/* ------------------------------------------------------ auth and backpressure */
+
+struct burst {
+    int port;
+    const char *key;
+    const char *body;
+    long status;
+    char retry_after[32];
+};
+
+static void *burst_one(void *arg)
+{
+    struct burst *b = arg;
+    struct reply r = {0};
+    b->status = post(b->port, "/completion", b->key, b->body, &r);
+    snprintf(b->retry_after, sizeof b->retry_after, "%s", r.retry_after);
+    cove_buf_release(&r.body);
+    return NULL;
+}
+
+/* n concurrent requests; counts of 200, 429 and 503 answers. */
+static void burst(int port, const char *key, const char *body, int n, int *ok, int *n429,
+                  int *n503, int *retry_after_ok)
+{
+    pthread_t th[16];
+    struct burst b[16];
+    *ok = *n429 = *n503 = 0;
+    *retry_after_ok = 1;
+    for (int i = 0; i < n; i++) {
+        b[i] = (struct burst){.port = port, .key = key, .body = body};
+        pthread_create(&th[i], NULL, burst_one, &b[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        *ok += b[i].status == 200;
+        *n429 += b[i].status == 429;
+        *n503 += b[i].status == 503;
+        if (b[i].status == 503 && atoi(b[i].retry_after) < 1)
+            *retry_after_ok = 0;
+    }
+}
+
+#define LONG_BODY "{\"prompt\":\"Once upon a time\",\"n_predict\":600,\"stop\":[\"zzzz\"]}"
+
+TEST(server_auth_and_tenant_limit)
+{
+    char keys[1024];
+    snprintf(keys, sizeof keys, "%s/keys.txt", test_tmpdir());
+    FILE *f = fopen(keys, "w");
+    CHECK(f);
+    fputs("# keys\nk-alice-123 alice\nk-bob-456 bob\n", f);
+    fclose(f);
+    cove_server_params p = cove_server_default_params();
+    p.api_key_file = keys;
+    p.tenant_max_concurrent = 1;
+    p.n_parallel = 4;
+    cove_server *s = start(&p);
+    CHECK(s);
+    int port = cove_server_port(s);
+    struct reply r = {0};
+    const char *body = "{\"prompt\":\"Once\",\"n_predict\":2}";
+    CHECK_EQ_INT(post(port, "/completion", NULL, body, &r), 401);
+    CHECK(is_error(&r, NULL));
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(post(port, "/completion", "k-alice-12", body, &r), 401);
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(http(port, "GET", "/v1/models", "wrong", NULL, 0, &r), 401);
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(post(port, "/completion", "k-alice-123", body, &r), 200);
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(http(port, "GET", "/health", NULL, NULL, 0, &r), 200);
+    cove_buf_release(&r.body);
+    int ok, n429, n503, ra;
+    burst(port, "k-alice-123", LONG_BODY, 6, &ok, &n429, &n503, &ra);
+    CHECK_MSG(ok >= 1 && n429 >= 1 && ok + n429 == 6, "ok %d, 429 %d, 503 %d", ok, n429, n503);
+    /* bob is not limited by alice's requests */
+    CHECK_EQ_INT(post(port, "/completion", "k-bob-456", body, &r), 200);
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
+
+TEST(server_refuses_public_host_without_keys)
+{
+    cove_server_params p = cove_server_default_params();
+    p.host = "0.0.0.0";
+    p.model_path = test_model_path("stories260K.gguf");
+    cove_server *s = NULL;
+    cove_error err = {0};
+    CHECK_EQ_INT(cove_server_create(&p, &s, &err), COVE_ERR_PERMISSION);
+    CHECK(s == NULL);
+    CHECK(strstr(err.msg, "loopback"));
+}
+
+TEST(server_queue_full_503)
+{
+    cove_server_params p = cove_server_default_params();
+    p.n_parallel = 1;
+    p.n_queue_max = 0;
+    cove_server *s = start(&p);
+    CHECK(s);
+    int ok, n429, n503, ra;
+    burst(cove_server_port(s), NULL, LONG_BODY, 8, &ok, &n429, &n503, &ra);
+    CHECK_MSG(ok >= 1 && n503 >= 1 && ok + n503 == 8 && ra, "ok %d, 429 %d, 503 %d", ok, n429,
+              n503);
+    cove_server_free(s);
+}
+
+/* ------------------------------------------------- disconnect and drain */
+
+static double metric(int port, const char *name)
+{
+    struct reply r = {0};
+    http(port, "GET", "/metrics", NULL, NULL, 0, &r);
+    char line[128];
+    snprintf(line, sizeof line, "\n%s ", name); /* the sample, not its # HELP line */
+    const char *at = r.body.data ? strstr(r.body.data, line) : NULL;
+    double v = at ? atof(at + strlen(line)) : -1;
+    cove_buf_release(&r.body);
+    return v;
+}
+
+TEST(server_client_disconnect_cancels)
+{
+    cove_server *s = start_default();
+    CHECK(s);
+    int port = cove_server_port(s);
+    struct reply r = {.abort_after_first = 1};
+    post(port, "/completion", NULL,
+         "{\"prompt\":\"Once upon a time\",\"n_predict\":2000,\"stream\":true}", &r);
+    cove_buf_release(&r.body);
+    double cancelled = 0;
+    for (int i = 0; i < 100 && cancelled < 1; i++) {
+        usleep(20000);
+        cancelled = metric(port, "cove_requests_cancelled_total");
+    }
+    CHECK_MSG(cancelled >= 1, "cove_requests_cancelled_total %g", cancelled);
+    CHECK(metric(port, "cove_client_disconnects_total") >= 1);
+    cove_server_free(s);
+}
+
+struct drain_arg {
+    int port;
+    struct reply r;
+};
+
+static void *stream_long(void *arg)
+{
+    struct drain_arg *d = arg;
+    post(d->port, "/completion", NULL,
+         "{\"prompt\":\"Once upon a time\",\"n_predict\":1500,\"stream\":true}", &d->r);
+    return NULL;
+}
+
+TEST(server_drain_finishes_streams)
+{
+    cove_server *s = start_default();
+    CHECK(s);
+    struct drain_arg d = {.port = cove_server_port(s)};
+    pthread_t th;
+    pthread_create(&th, NULL, stream_long, &d);
+    for (int i = 0; i < 5000 && metric(d.port, "cove_tokens_generated_total") < 1; i++)
+        usleep(1000);
+    cove_status st = cove_server_drain(s, 30000);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(st, COVE_OK);
+    CHECK_EQ_INT(d.r.status, 200);
+    CHECK_MSG(d.r.body.data && strstr(d.r.body.data, "\"stop\":true"), "stream cut: %.200s",
+              d.r.body.data ? d.r.body.data + (d.r.body.len > 200 ? d.r.body.len - 200 : 0) : "");
+    cove_buf_release(&d.r.body);
+    struct reply r = {0};
+    CHECK_EQ_INT(http(d.port, "GET", "/health", NULL, NULL, 0, &r), 0); /* nobody listens */
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
