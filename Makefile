@@ -11,7 +11,7 @@ export COVE_TEST_MODELS
 
 CMAKE_FLAGS ?=
 
-.PHONY: all build asan fuzz-build fuzz deps models demo check check-release check-asan check-fuzz clean
+.PHONY: all build asan fuzz-build fuzz deps models demo check check-release check-long check-asan check-fuzz clean
 
 all: build
 
@@ -36,15 +36,26 @@ fuzz-build:
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOVE_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
-DEMO_PROMPT ?= In two sentences, why should a clinic keep patient notes on its own computers?
+# make demo: the home-hub example agent on the default models, its trace on stdout
+# (one JSON object per step), in a scratch copy under $(BUILD)/demo.
+DEMO_REQUEST ?= Turn on the lamp.
+DEMO_DIR = $(BUILD)/demo/home-hub
 demo: deps
 	@$(MAKE) --no-print-directory models
-	@echo "== cove chat, default instruct model: $(DEMO_PROMPT)" >&2
-	@$(BUILD)/app/cove chat --temp 0 -n 96 -p "$(DEMO_PROMPT)"
-	@echo
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp -r examples/home-hub/. $(DEMO_DIR)/
+	@cd $(DEMO_DIR) && python3 make_devices.py >/dev/null
+	@echo "== cove ask --trace (examples/home-hub, default instruct model): $(DEMO_REQUEST)" >&2
+	@cd $(DEMO_DIR) && $(abspath $(BUILD))/app/cove ask --agent agent.json --trace "$(DEMO_REQUEST)"
+	@echo "== devices after the run:" >&2
+	@cd $(DEMO_DIR) && $(abspath $(BUILD))/app/cove tool device_control '{"action": "list"}' --devices devices.db
 
+# Tests labelled `long` (the full schema x model x seed x temperature matrix of structured
+# generation, about an hour on 2 cores) run with make check-long, not in make check.
 check-release: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE long
+
+check-long: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L long
 
 check-asan: asan
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

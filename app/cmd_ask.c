@@ -242,6 +242,11 @@ int cove_cmd_ask(int argc, char **argv)
         fprintf(stderr, "session: %s\n", res.session_id);
         if (res.stop == COVE_AGENT_STOP_MAX_STEPS)
             fprintf(stderr, "cove ask: the step budget ran out\n");
+        if (res.stop == COVE_AGENT_STOP_ASK_USER)
+            fprintf(stderr, "cove ask: the agent asks a question; answer it with --session %s\n",
+                    res.session_id);
+        if (!res.grounded)
+            fprintf(stderr, "cove ask: the answer is not grounded in what the tools returned\n");
     }
     cove_agent_response_release(&res);
     cove_agent_free(a);

@@ -4,13 +4,14 @@
  * The listening address goes to stderr once the server answers ("cove serve: listening on
  * http://127.0.0.1:8080"), so a script that asked for --port 0 can read the port chosen.
  * SIGTERM or SIGINT stops accepting connections, lets running requests finish (at most
- * --drain-timeout seconds), and exits 0.
+ * --drain-timeout seconds), closes the audit log (closing checkpoint), and exits 0.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "base/limits.h"
 #include "catalogue.h"
 #include "cli.h"
@@ -23,6 +24,11 @@
 typedef struct serve_opts {
     cove_server_params p;
     long drain_s;
+    const char *audit_path;
+    const char *agent_names[COVE_SERVER_MAX_AGENTS];
+    const char *agent_configs[COVE_SERVER_MAX_AGENTS];
+    char agent_name_buf[COVE_SERVER_MAX_AGENTS][128];
+    const char *roots[COVE_AGENT_MAX_ROOTS];
 } serve_opts;
 
 static void usage(void)
@@ -30,10 +36,11 @@ static void usage(void)
     printf("usage: cove serve [-m MODEL] [--embed-model M] [--host H] [--port P]\n"
            "                  [--api-key-file F] [--parallel N] [--ctx N] [-t THREADS]\n"
            "                  [--queue N] [--tenant-limit N] [--max-tokens N]\n"
-           "                  [--no-prefix-cache] [--drain-timeout S]\n\n"
+           "                  [--no-prefix-cache] [--drain-timeout S] [--audit FILE]\n"
+           "                  [--agent NAME=CONFIG.json]... [--kb DB] [--root DIR]...\n\n"
            "Serves a model over HTTP: POST /completion (llama.cpp), POST /v1/completions,\n"
            "/v1/chat/completions and /v1/embeddings (OpenAI), GET /v1/models, /health and\n"
-           "/metrics (Prometheus). See docs/http/.\n\n"
+           "/metrics (Prometheus), POST /agent (agent runs). See docs/http/.\n\n"
            "  -m MODEL           GGUF model; default: the catalogue's default instruct model\n"
            "  --embed-model M    GGUF embedding model (bert) for /v1/embeddings\n"
            "  --host H           address to listen on (default 127.0.0.1); without\n"
@@ -49,9 +56,33 @@ static void usage(void)
            "  --tenant-limit N   requests one tenant may run at once (default %d; 429 beyond)\n"
            "  --max-tokens N     most tokens one request may generate (default %d)\n"
            "  --no-prefix-cache  compute every prompt in full\n"
-           "  --drain-timeout S  seconds SIGTERM waits for running requests (default %d)\n\n"
+           "  --drain-timeout S  seconds SIGTERM waits for running requests (default %d)\n"
+           "  --audit FILE       append every request, output, tool call and agent run to\n"
+           "                     this audit log (default: $COVE_AUDIT_LOG; key:\n"
+           "                     $COVE_AUDIT_KEY); closed with a checkpoint on SIGTERM\n"
+           "  --agent NAME=CFG   an agent config for POST /agent (repeatable; the first is\n"
+           "                     the default); none: one agent on the served model\n"
+           "  --kb DB            knowledge base of that built-in default agent\n"
+           "  --root DIR         directory its read_file/list_files may read (repeatable)\n\n"
            "Exit status: 0 after SIGTERM/SIGINT, 1 error (model, address in use), 2 bad usage.\n",
            DEFAULT_PORT, COVE_SERVER_TENANT_CONCURRENT, COVE_SERVER_MAX_TOKENS, DEFAULT_DRAIN_S);
+}
+
+/* --agent NAME=CONFIG; 0, or an exit code. */
+static int add_agent(serve_opts *o, const char *val)
+{
+    const char *eq = strchr(val, '=');
+    size_t n = o->p.n_agents;
+    if (!eq || eq == val || !eq[1] || (size_t)(eq - val) >= sizeof o->agent_name_buf[0])
+        return cli_usage_error(CMD, "--agent needs NAME=CONFIG.json, not '%s'", val);
+    if (n >= COVE_SERVER_MAX_AGENTS)
+        return cli_usage_error(CMD, "at most %d --agent", COVE_SERVER_MAX_AGENTS);
+    memcpy(o->agent_name_buf[n], val, (size_t)(eq - val));
+    o->agent_name_buf[n][eq - val] = '\0';
+    o->agent_names[n] = o->agent_name_buf[n];
+    o->agent_configs[n] = eq + 1;
+    o->p.n_agents = n + 1;
+    return 0;
 }
 
 /* One option with a value; 0, or an exit code. */
@@ -82,7 +113,17 @@ static int parse_value(serve_opts *o, const char *opt, const char *val)
     else if (strcmp(opt, "--max-tokens") == 0 &&
              (ok = cli_parse_long(val, 1, COVE_SERVER_MAX_TOKENS, &l) == 0))
         o->p.max_tokens = (int32_t)l;
-    else if (strcmp(opt, "--drain-timeout") == 0)
+    else if (strcmp(opt, "--audit") == 0)
+        o->audit_path = val;
+    else if (strcmp(opt, "--agent") == 0)
+        return add_agent(o, val);
+    else if (strcmp(opt, "--kb") == 0)
+        o->p.agent_kb = val;
+    else if (strcmp(opt, "--root") == 0) {
+        if (o->p.n_agent_roots >= COVE_AGENT_MAX_ROOTS)
+            return cli_usage_error(CMD, "at most %d --root", COVE_AGENT_MAX_ROOTS);
+        o->roots[o->p.n_agent_roots++] = val;
+    } else if (strcmp(opt, "--drain-timeout") == 0)
         ok = cli_parse_long(val, 0, 86400, &o->drain_s) == 0;
     else if (ok)
         return cli_usage_error(CMD, "unknown option '%s'", opt);
@@ -95,6 +136,10 @@ static int parse_args(serve_opts *o, int argc, char **argv)
     o->p = cove_server_default_params();
     o->p.port = DEFAULT_PORT;
     o->drain_s = DEFAULT_DRAIN_S;
+    o->audit_path = NULL;
+    o->p.agent_names = o->agent_names;
+    o->p.agent_configs = o->agent_configs;
+    o->p.agent_roots = o->roots;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -128,8 +173,14 @@ static int serve(serve_opts *o)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     cove_server *s = NULL;
     cove_error err = {0};
-    if (cove_server_create(&o->p, &s, &err) != COVE_OK)
+    cove_audit_log *audit = NULL;
+    if (cove_audit_create_from_env(o->audit_path, NULL, &audit, &err) != COVE_OK)
+        return cli_fail(CMD, "audit log: %s", cove_error_msg(&err));
+    o->p.audit = audit;
+    if (cove_server_create(&o->p, &s, &err) != COVE_OK) {
+        cove_audit_free(audit);
         return cli_fail(CMD, "%s", cove_error_msg(&err));
+    }
     fprintf(stderr, "cove serve: listening on http://%s%s%s:%d (model %s)\n",
             strchr(o->p.host, ':') ? "[" : "", o->p.host, strchr(o->p.host, ':') ? "]" : "",
             cove_server_port(s), cove_server_model_id(s));
@@ -145,6 +196,8 @@ static int serve(serve_opts *o)
         fprintf(stderr, "cove serve: requests still running after %lds were cancelled\n",
                 o->drain_s);
     cove_server_free(s);
+    if (cove_audit_close(audit, &err) != COVE_OK)
+        fprintf(stderr, "cove serve: audit log: %s\n", cove_error_msg(&err));
     fprintf(stderr, "cove serve: stopped\n");
     return COVE_EXIT_OK;
 }

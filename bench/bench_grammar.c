@@ -13,7 +13,8 @@
  * alone), and D documents (default 2) are walked token by token: at each step the mask
  * is filled (timed) and a uniformly random allowed token is taken, until the grammar may
  * end (then it stops) or T tokens (default 256). Every mask is timed, cache hits included;
- * the first document of a schema meets every state for the first time.
+ * the first document of a schema meets every state for the first time. Times are the
+ * thread's CPU time (CLOCK_THREAD_CPUTIME_ID), in microseconds.
  *
  * Jump-forward: over generated tool-call schemas (several tools, arguments objects), the
  * same random walks count forward passes: one per token without jump-forward; with it,
@@ -43,10 +44,12 @@ static uint64_t rng_next(uint64_t *s)
     return *s >> 33;
 }
 
+/* CPU time of this thread: the machine may be shared, and wall time would count the
+ * time other processes hold the core. */
 static double now_us(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
 }
 

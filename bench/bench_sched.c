@@ -297,6 +297,10 @@ int main(int argc, char **argv)
                one > 0 ? tps / one : 0, raw);
         fflush(stdout);
     }
+    if (steps <= 0) {
+        cove_model_free(m);
+        return 0;
+    }
     printf("\n| agent loop, %d steps | prompt tokens (first..last) | reused | total ms | "
            "ms per step |\n|---|---:|---:|---:|---:|\n", steps);
     double ms[2];

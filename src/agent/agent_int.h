@@ -97,6 +97,10 @@ struct cove_agent {
     cove_agent_memory *memory;    /* owned */
     struct cove_audit_log *audit; /* borrowed */
     char *system;                 /* owned: the system prompt with the tool list */
+    /* score calibration: each action name's score after a request that asks nothing */
+    char base_name[COVE_AGENT_MAX_TOOLS + 2][80];
+    double base_score[COVE_AGENT_MAX_TOOLS + 2];
+    size_t n_base;
 };
 
 /* Build the system prompt (instructions and tools) into a->system. */

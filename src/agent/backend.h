@@ -42,10 +42,10 @@ struct cove_agent_backend_ops {
                             cove_error *err);
     void (*free)(void *state);
     /* Optional (NULL when the backend cannot score text): given the conversation and
-     * g->prefix as the start of the reply, set *best to the option the model finds most
-     * likely as the continuation (mean log-probability of its tokens). */
-    cove_status (*choose)(void *state, const struct cove_agent_gen *g,
-                          const char *const *options, size_t n, size_t *best, cove_error *err);
+     * g->prefix as the start of the reply, write to scores[i] the mean log-probability of
+     * the tokens of options[i] as the continuation. */
+    cove_status (*score)(void *state, const struct cove_agent_gen *g,
+                         const char *const *options, size_t n, double *scores, cove_error *err);
 };
 
 typedef struct cove_agent_backend {
@@ -61,12 +61,12 @@ cove_status cove_agent_backend_generate(cove_agent_backend *b, const struct cove
                                         struct cove_buf *out, cove_error *err);
 
 /*
- * Pick one of options[0, n) as the continuation of g->prefix (see the op). Returns
- * COVE_ERR_UNSUPPORTED when the backend has no choose op (remote, scripted).
+ * Score options[0, n) as continuations of g->prefix (see the op) into scores[0, n).
+ * Returns COVE_ERR_UNSUPPORTED when the backend cannot (remote, scripted).
  */
-cove_status cove_agent_backend_choose(cove_agent_backend *b, const struct cove_agent_gen *g,
-                                      const char *const *options, size_t n, size_t *best,
-                                      cove_error *err);
+cove_status cove_agent_backend_score(cove_agent_backend *b, const struct cove_agent_gen *g,
+                                     const char *const *options, size_t n, double *scores,
+                                     cove_error *err);
 
 /*
  * The in-process engine on the GGUF file at model_path: loads the model, creates a context

@@ -360,24 +360,55 @@ static cove_status on_ask(struct run *r, struct agent_plan *p, struct cove_agent
 /*
  * Choosing the action by likelihood (backends that can score text): the thought is
  * written first under a small grammar that ends at `"action":"`; then each allowed action
- * name is scored as its continuation and the most likely one (mean log-probability of
- * its tokens) is taken; then the rest of the plan is generated under the full grammar
- * after that prefix. Greedy sampling would pick by the first token alone, which favours
- * names that begin with a common word.
+ * name is scored as its continuation (mean log-probability of its tokens) minus the score
+ * the same name gets after a request that asks nothing (calibration: a small model
+ * otherwise prefers the names that are likely anywhere), and the best is taken; then the
+ * rest of the plan is generated under the full grammar after that prefix. Greedy
+ * sampling would pick by the first token alone.
  */
 static const char *const thought_gbnf =
     "root ::= \"{\\\"thought\\\":\\\"\" c{0,160} \"\\\",\\\"action\\\":\\\"\"\n"
     "c ::= [a-zA-Z0-9 .,;:'?!()/-]\n";
+
+/* The calibration score of each option (computed once per agent and name). */
+static cove_status baselines(struct run *r, const char *const *opts, size_t n, double *base,
+                             cove_error *err)
+{
+    cove_agent *a = r->a;
+    struct cove_chat_message msgs[2] = {{.role = COVE_CHAT_SYSTEM, .content = a->system},
+                                        {.role = COVE_CHAT_USER, .content = "Request: none"}};
+    struct cove_agent_gen g = {.msgs = msgs, .n_msgs = 2,
+                               .prefix = "{\"thought\":\"\",\"action\":\"", .max_tokens = 16};
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < a->n_base && strcmp(a->base_name[k], opts[i]) != 0)
+            k++;
+        if (k == a->n_base) {
+            if (k >= COVE_AGENT_MAX_TOOLS + 2)
+                return cove_error_set(err, COVE_ERR_LIMIT, "agent: too many actions");
+            cove_status st = cove_agent_backend_score(a->backend, &g, &opts[i], 1,
+                                                      &a->base_score[k], err);
+            if (st != COVE_OK)
+                return st;
+            cove_str_copy(a->base_name[k], sizeof a->base_name[k], opts[i]);
+            a->n_base++;
+        }
+        base[i] = a->base_score[k];
+    }
+    return COVE_OK;
+}
 
 static cove_status choose_action(struct run *r, const struct agent_plan_spec *spec,
                                  struct cove_buf *prefix, cove_error *err)
 {
     const char *opts[COVE_AGENT_MAX_TOOLS + 2];
     char names[COVE_AGENT_MAX_TOOLS + 2][80];
+    double score[COVE_AGENT_MAX_TOOLS + 2], base[COVE_AGENT_MAX_TOOLS + 2];
     size_t n = 0, best = 0;
     for (size_t i = 0; i < cove_agent_registry_count(spec->reg); i++)
         if (spec->tool_ok[i])
-            snprintf(names[n++], sizeof names[0], "%s\"", cove_agent_registry_get(spec->reg, i)->name);
+            snprintf(names[n++], sizeof names[0], "%s\"",
+                     cove_agent_registry_get(spec->reg, i)->name);
     if (spec->allow_final)
         snprintf(names[n++], sizeof names[0], "%s\"", COVE_AGENT_FINAL);
     if (spec->allow_ask)
@@ -390,8 +421,14 @@ static cove_status choose_action(struct run *r, const struct agent_plan_spec *sp
     cove_status st = cove_agent_backend_generate(r->a->backend, &g, prefix, err);
     if (st == COVE_OK && n > 0) {
         g.prefix = prefix->data ? prefix->data : "";
-        st = cove_agent_backend_choose(r->a->backend, &g, opts, n, &best, err);
+        g.grammar = NULL;
+        st = cove_agent_backend_score(r->a->backend, &g, opts, n, score, err);
     }
+    if (st == COVE_OK && n > 0)
+        st = baselines(r, opts, n, base, err);
+    for (size_t i = 1; st == COVE_OK && i < n; i++)
+        if (score[i] - base[i] > score[best] - base[best])
+            best = i;
     if (st == COVE_OK && n > 0)
         st = cove_buf_append_str(prefix, opts[best]);
     return st;
@@ -401,7 +438,7 @@ static cove_status choose_action(struct run *r, const struct agent_plan_spec *sp
 static cove_status plan(struct run *r, const struct agent_plan_spec *spec, const json_t *strict,
                         cove_error *err)
 {
-    if (!r->a->backend->ops->choose)
+    if (!r->a->backend->ops->score)
         return generate(r, strict, r->a->cfg.max_tokens, NULL, err);
     struct cove_buf prefix;
     cove_buf_init(&prefix, COVE_AGENT_MAX_PLAN);
@@ -425,9 +462,11 @@ static void step_spec(struct run *r, struct agent_plan_spec *spec, unsigned char
     }
     for (size_t i = 0; i < r->sources.n; i++)
         ids[i] = r->sources.items[i].id;
+    /* tool-first: neither an answer nor a question before the first tool call */
+    int first = r->a->cfg.tool_first && r->tool_calls == 0;
     *spec = (struct agent_plan_spec){.reg = r->a->reg, .tool_ok = tool_ok,
-                                     .allow_final = !(r->a->cfg.tool_first && r->tool_calls == 0),
-                                     .allow_ask = !last, .source_ids = ids,
+                                     .allow_final = !first,
+                                     .allow_ask = !last && !first, .source_ids = ids,
                                      .n_sources = r->sources.n};
 }
 

@@ -60,8 +60,8 @@ static json_t *final_schema(const struct agent_plan_spec *spec, int strict)
                      "type", "object", "properties", "thought", thought_schema(), "action",
                      "const", COVE_AGENT_FINAL, "answer", "type", "string", "minLength", 1,
                      "maxLength", ANSWER_MAX, "citations", "type", "array", "items", items,
-                     "maxItems", max_items, "minItems", min_items, "required", "thought", "action", "answer",
-                     "citations", "additionalProperties", 0);
+                     "maxItems", max_items, "minItems", min_items, "required", "thought",
+                     "action", "answer", "citations", "additionalProperties", 0);
 }
 
 /* The lax form: the plan's shape only. Arguments are checked by the registry, which

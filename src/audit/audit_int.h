@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "audit/audit.h"
-#include "base/buf.h"
 
 /*
  * The RFC 6962 Merkle tree of n leaves kept as its "frontier": node[k] is the root
@@ -39,8 +38,10 @@ int audit_unhex(const char *s, unsigned char *out, size_t n);
  * The bytes a checkpoint signature covers: a fixed tag, the tree size, the root
  * (hex), the checkpoint's time and whether it is final, one per line.
  */
-cove_status audit_checkpoint_message(struct cove_buf *out, uint64_t size, const char *root_hex,
-                                     const char *time, bool final);
+#define AUDIT_MSG_MAX 256
+/* Returns the message length, or 0 when it does not fit (a time string far too long). */
+size_t audit_checkpoint_message(char out[AUDIT_MSG_MAX], uint64_t size, const char *root_hex,
+                                const char *time, bool final);
 
 /* Now as "YYYY-MM-DDThh:mm:ss.uuuuuuZ" (28 bytes + NUL). */
 void audit_time_now(char out[32]);

@@ -115,12 +115,13 @@ void cove_audit_sha256_hex(const void *data, size_t len, char out[COVE_AUDIT_HEX
     audit_hex(h, sizeof h, out);
 }
 
-cove_status audit_checkpoint_message(struct cove_buf *out, uint64_t size, const char *root_hex,
-                                     const char *time, bool final)
+size_t audit_checkpoint_message(char out[AUDIT_MSG_MAX], uint64_t size, const char *root_hex,
+                                const char *time, bool final)
 {
-    cove_buf_reset(out);
-    return cove_buf_appendf(out, "cove-audit-checkpoint-v1\nsize=%llu\nroot=%s\ntime=%s\nfinal=%d\n",
-                            (unsigned long long)size, root_hex, time, final ? 1 : 0);
+    int n = snprintf(out, AUDIT_MSG_MAX,
+                     "cove-audit-checkpoint-v1\nsize=%llu\nroot=%s\ntime=%s\nfinal=%d\n",
+                     (unsigned long long)size, root_hex, time, final ? 1 : 0);
+    return n > 0 && n < AUDIT_MSG_MAX ? (size_t)n : 0;
 }
 
 void audit_time_now(char out[32])
@@ -162,7 +163,7 @@ static int parse_clock(const char **s, struct tm *tm, long *us)
         for (p++; *p >= '0' && *p <= '9'; p++, nd++)
             if (nd < 6)
                 *us = *us * 10 + (*p - '0');
-        if (nd == 0)
+        if (nd == 0 || nd > 9) /* at most nanoseconds */
             return -1;
         for (; nd < 6; nd++)
             *us *= 10;

@@ -105,12 +105,9 @@ static cove_status write_checkpoint(cove_audit_log *log, bool final, cove_error 
                              ",\"kind\":\"checkpoint\",\"tree_size\":%llu,\"root\":\"%s\",\"final\":%s",
                              (unsigned long long)log->seq, root_hex, final ? "true" : "false");
     if (s == COVE_OK && log->has_key) {
-        struct cove_buf msg;
-        cove_buf_init(&msg, 512);
-        s = audit_checkpoint_message(&msg, log->seq, root_hex, time, final);
-        if (s == COVE_OK)
-            crypto_sign_detached(sig, NULL, (const unsigned char *)msg.data, msg.len, log->sk);
-        cove_buf_release(&msg);
+        char msg[AUDIT_MSG_MAX];
+        size_t n = audit_checkpoint_message(msg, log->seq, root_hex, time, final);
+        crypto_sign_detached(sig, NULL, (const unsigned char *)msg, n, log->sk);
         audit_hex(log->pk, sizeof log->pk, key_hex);
         audit_hex(sig, sizeof sig, sig_hex);
         if (s == COVE_OK)

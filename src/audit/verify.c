@@ -165,12 +165,9 @@ static int check_signature(struct vctx *c, json_t *o, uint64_t size, const char 
                  c->pubkey ? "given" : "log's");
         return -1;
     }
-    struct cove_buf msg;
-    cove_buf_init(&msg, 512);
-    int bad = audit_checkpoint_message(&msg, size, root_hex, time, final) != COVE_OK ||
-              crypto_sign_verify_detached(sg, (const unsigned char *)msg.data, msg.len, pk) != 0;
-    cove_buf_release(&msg);
-    if (bad) {
+    char msg[AUDIT_MSG_MAX];
+    size_t n = audit_checkpoint_message(msg, size, root_hex, time, final);
+    if (n == 0 || crypto_sign_verify_detached(sg, (const unsigned char *)msg, n, pk) != 0) {
         snprintf(why, why_n, "checkpoint signature does not verify (forged or altered checkpoint)");
         return -1;
     }

@@ -147,6 +147,7 @@
                                                    before its request is cancelled */
 #define COVE_SERVER_MAX_OUTPUT (16u << 20)      /* bytes of one generated text */
 #define COVE_SERVER_MAX_TOP_LOGPROBS 20         /* top_logprobs of one request */
+#define COVE_SERVER_MAX_AGENTS 32               /* --agent configs of one server */
 
 /* ---- scheduler (engine/sched) ---- */
 #define COVE_SCHED_MAX_QUEUE 65536              /* requests waiting for a slot (n_queue_max) */
@@ -181,9 +182,10 @@
 #define COVE_GRAMMAR_MAX_NODES (1u << 20)       /* syntax nodes of one grammar */
 #define COVE_GRAMMAR_MAX_DEPTH 256              /* nesting of ( ) in one rule */
 #define COVE_GRAMMAR_MAX_REPEAT 10000           /* m and n of {m,n} */
-#define COVE_GRAMMAR_MAX_STATES (1u << 20)      /* byte-automaton states of one grammar */
-#define COVE_GRAMMAR_MAX_STACKS 4096            /* parse stacks alive in one matcher state */
-#define COVE_GRAMMAR_MAX_STACK_DEPTH 4096       /* rule calls open at once in one stack */
+#define COVE_GRAMMAR_MAX_STATES (1u << 18)      /* byte-automaton states of one grammar */
+#define COVE_GRAMMAR_MAX_CLOSURE (1u << 21)     /* precomputed closure items of one grammar */
+#define COVE_GRAMMAR_MAX_STACKS 1024            /* parse stacks alive in one matcher state */
+#define COVE_GRAMMAR_MAX_STACK_DEPTH 1024       /* rule calls open at once in one stack */
 #define COVE_GRAMMAR_MAX_CACHE_BYTES (256u << 20) /* caches of one grammar; flushed past this */
 
 #endif

@@ -320,6 +320,10 @@ static cove_status fuse(const ranked *vec, const ranked *kw, enum cove_kb_mode m
     out->n = m < k ? m : k;
     for (int32_t i = 0; i < out->n; i++)
         out->hits[i] = all[i].hit;
+    if (out->n == 0) { /* an empty result owns nothing */
+        cove_free(out->hits);
+        out->hits = NULL;
+    }
     cove_free(all);
     return COVE_OK;
 }

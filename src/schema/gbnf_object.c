@@ -204,8 +204,10 @@ static cove_status extras_rule(sg *g, const json_t *s, const char *ptr, char *na
 {
     const json_t *a = json_object_get(s, "additionalProperties");
     name[0] = '\0';
-    if (!a)
-        return g->opts.allow_extra_props ? sg_schema(g, json_true(), ptr, name) : COVE_OK;
+    if (!a) { /* a free-form object (nothing declared) takes any properties */
+        int free_form = !json_object_get(s, "properties") && !json_object_get(s, "required");
+        return g->opts.allow_extra_props || free_form ? sg_schema(g, json_true(), ptr, name) : COVE_OK;
+    }
     if (json_is_false(a))
         return COVE_OK;
     char ap[SG_PTR_MAX];
@@ -213,32 +215,39 @@ static cove_status extras_rule(sg *g, const json_t *s, const char *ptr, char *na
     return sg_schema(g, a, ap, name);
 }
 
+/* after_{n+1} ::= ("," extra)*  and  first_{n+1} ::= extra after_{n+1} */
+static cove_status extras_rules(sg *g, const oprop *p, size_t n, const char *xname, char *after,
+                                char *first)
+{
+    struct cove_buf kv, b;
+    cove_buf_init(&kv, COVE_SCHEMA_MAX_GBNF);
+    cove_buf_init(&b, COVE_SCHEMA_MAX_GBNF);
+    cove_status st = extra_kv(g, p, n, xname, &kv);
+    if (!st)
+        st = cove_buf_append_str(&b, "(");
+    if (!st)
+        st = sep(g, &b);
+    if (!st)
+        st = cove_buf_appendf(&b, "%s)*", kv.data);
+    if (!st)
+        st = sg_rule_new(g, b.data, after);
+    cove_buf_reset(&b);
+    if (!st)
+        st = cove_buf_appendf(&b, "%s %s", kv.data, after);
+    if (!st)
+        st = sg_rule_new(g, b.data, first);
+    cove_buf_release(&kv);
+    cove_buf_release(&b);
+    return st;
+}
+
 static cove_status object_rules(sg *g, oprop *p, size_t n, const char *xname, struct cove_buf *e)
 {
     char after[SG_NAME_MAX] = "", first[SG_NAME_MAX] = "";
     struct cove_buf b;
     cove_buf_init(&b, COVE_SCHEMA_MAX_GBNF);
-    cove_status st = COVE_OK;
     int any_required = 0;
-    if (*xname) { /* after_{n+1} and first_{n+1} */
-        struct cove_buf kv;
-        cove_buf_init(&kv, COVE_SCHEMA_MAX_GBNF);
-        st = extra_kv(g, p, n, xname, &kv);
-        if (!st)
-            st = cove_buf_append_str(&b, "(");
-        if (!st)
-            st = sep(g, &b);
-        if (!st)
-            st = cove_buf_appendf(&b, "%s)*", kv.data);
-        if (!st)
-            st = sg_rule_new(g, b.data, after);
-        cove_buf_reset(&b);
-        if (!st)
-            st = cove_buf_appendf(&b, "%s %s", kv.data, after);
-        if (!st)
-            st = sg_rule_new(g, b.data, first);
-        cove_buf_release(&kv);
-    }
+    cove_status st = *xname ? extras_rules(g, p, n, xname, after, first) : COVE_OK;
     for (size_t i = n; i-- > 0 && !st;) {
         any_required |= p[i].required;
         struct cove_buf kv;
@@ -351,6 +360,27 @@ static void array_parts(const json_t *s, const json_t **prefix, const json_t **r
         *rest = NULL;
 }
 
+/* The items after `top` prefix items: rlo..rhi (-1: no upper end) more of rname. */
+static cove_status array_rest(sg *g, struct cove_buf *b, const char *rname, long top, long rlo,
+                              long rhi)
+{
+    cove_status st = COVE_OK;
+    if (top == 0) { /* the first element has no comma before it */
+        st = cove_buf_appendf(b, "%s ", rname);
+        rlo = rlo ? rlo - 1 : 0, rhi = rhi < 0 ? -1 : rhi - 1;
+    }
+    if (st || rhi == 0)
+        return st;
+    st = cove_buf_append_str(b, "(");
+    st = st ? st : sep(g, b);
+    st = st ? st : cove_buf_appendf(b, "%s)", rname);
+    if (!st && rhi < 0)
+        st = rlo == 0 ? cove_buf_append_str(b, "* ") : cove_buf_appendf(b, "{%ld,} ", rlo);
+    else if (!st)
+        st = cove_buf_appendf(b, "{%ld,%ld} ", rlo, rhi);
+    return st;
+}
+
 cove_status sg_array(sg *g, const json_t *s, const char *ptr, struct cove_buf *e)
 {
     long lo, hi;
@@ -385,22 +415,8 @@ cove_status sg_array(sg *g, const json_t *s, const char *ptr, struct cove_buf *e
         if (!st)
             st = cove_buf_appendf(&b, "%s ", pn);
     }
-    if (!st && *rname) { /* the rest: elements top+1 .. hi */
-        long rlo = lo > top ? lo - top : 0, rhi = hi < 0 ? -1 : hi - top;
-        if (top == 0) { /* the first element has no comma before it */
-            st = cove_buf_appendf(&b, "%s ", rname);
-            rlo = rlo ? rlo - 1 : 0, rhi = rhi < 0 ? -1 : rhi - 1;
-        }
-        if (!st && rhi != 0) {
-            st = cove_buf_append_str(&b, "(");
-            st = st ? st : sep(g, &b);
-            st = st ? st : cove_buf_appendf(&b, "%s)", rname);
-            if (!st && rhi < 0)
-                st = rlo == 0 ? cove_buf_append_str(&b, "* ") : cove_buf_appendf(&b, "{%ld,} ", rlo);
-            else if (!st)
-                st = cove_buf_appendf(&b, "{%ld,%ld} ", rlo, rhi);
-        }
-    }
+    if (!st && *rname)
+        st = array_rest(g, &b, rname, top, lo > top ? lo - top : 0, hi < 0 ? -1 : hi - top);
     for (long i = top - 1; i >= 1 && !st; i--) /* close the optional prefix groups */
         if (i >= lo)
             st = cove_buf_append_str(&b, ")? ");

@@ -199,7 +199,12 @@ static int class_escape(char k, rset *s, int *negated)
     } else if (lk == 'w') {
         set_add(&t, '0', '9'), set_add(&t, 'A', 'Z'), set_add(&t, '_', '_'), set_add(&t, 'a', 'z');
     } else if (lk == 's') {
-        set_add(&t, '\t', '\r'), set_add(&t, ' ', ' ');
+        /* ECMAScript's white space and line terminators, as JSON Schema reads \s */
+        static const uint32_t ws[][2] = {{'\t', '\r'}, {' ', ' '}, {0xa0, 0xa0}, {0x1680, 0x1680},
+                                         {0x2000, 0x200a}, {0x2028, 0x2029}, {0x202f, 0x202f},
+                                         {0x205f, 0x205f}, {0x3000, 0x3000}, {0xfeff, 0xfeff}};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            set_add(&t, ws[i][0], ws[i][1]);
     } else {
         return 0;
     }

@@ -50,9 +50,11 @@ typedef struct cove_schema_opts {
     /* Most optional whitespace bytes between two tokens (0 = compact form only).
        Default 1; capped at COVE_SCHEMA_MAX_WS. */
     int max_ws;
-    /* When the schema does not say additionalProperties: 0 (default) = no additional
-       properties in the grammar (a subset of what the schema allows, fit for
-       generation), 1 = any additional properties, as JSON Schema reads it. */
+    /* When an object schema that declares properties (or required names) does not say
+       additionalProperties: 0 (default) = no additional properties in the grammar (a
+       subset of what the schema allows, fit for generation), 1 = any additional
+       properties, as JSON Schema reads it. An object schema that declares nothing
+       ({"type": "object"}) always takes any properties. */
     int allow_extra_props;
     /* 1 = every relaxation listed in docs/json-schema.md is COVE_ERR_UNSUPPORTED
        instead (the grammar then accepts only schema-valid documents). Default 0. */

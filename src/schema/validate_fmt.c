@@ -9,6 +9,7 @@
 #include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -289,14 +290,62 @@ static size_t brace_len(const char *p)
     return p[i] == '}' ? i + 1 : 0;
 }
 
+/*
+ * The C library expands {m,n} by copying its operand, so nested counts multiply:
+ * (a{1000}){1000} would need a million nodes. cost[] estimates the expanded size of
+ * each open group; past RX_MAX_COST the pattern is refused with COVE_ERR_LIMIT.
+ */
+#define RX_MAX_COST 65536.0
+#define RX_MAX_GROUPS 64
+
+typedef struct rx_cost {
+    double cost[RX_MAX_GROUPS + 1];
+    double last; /* expanded size of the last atom */
+    int depth;
+} rx_cost;
+
+static cove_status cost_step(rx_cost *c, const char *p, size_t qlen, cove_error *err)
+{
+    if (qlen) { /* a {m,n} quantifier on the last atom */
+        long m = strtol(p + 1, NULL, 10), n = m;
+        const char *comma = memchr(p, ',', qlen);
+        if (comma && comma[1] != '}')
+            n = strtol(comma + 1, NULL, 10);
+        double f = (double)(n > m ? n : m);
+        c->cost[c->depth] += c->last * (f > 1 ? f - 1 : 0);
+    } else if (*p == '(') {
+        if (c->depth >= RX_MAX_GROUPS)
+            return cove_error_set(err, COVE_ERR_LIMIT, "pattern: groups nested deeper than %d",
+                                  RX_MAX_GROUPS);
+        c->cost[++c->depth] = 0;
+    } else if (*p == ')' && c->depth == 0) {
+        return cove_error_set(err, COVE_ERR_INVALID_ARG, "pattern: unbalanced parenthesis");
+    } else if (*p == ')') {
+        c->last = c->cost[c->depth--] + 1;
+        c->cost[c->depth] += c->last;
+    } else if (*p == '+') { /* the C library copies the operand once: x+ is x x* */
+        c->cost[c->depth] += c->last;
+    } else if (!strchr("*?|", *p)) {
+        c->last = 1;
+        c->cost[c->depth] += 1;
+    }
+    if (c->cost[c->depth] > RX_MAX_COST)
+        return cove_error_set(err, COVE_ERR_LIMIT, "pattern: repetition counts expand too far");
+    return COVE_OK;
+}
+
 static cove_status translate(const char *re, struct cove_buf *o, cove_error *err)
 {
     const char *p = re;
     cove_status st = COVE_OK;
     int after_quant = 0;
+    rx_cost cost = {.depth = 0};
     while (*p && !st) {
         int quant = 0;
-        size_t bl;
+        size_t bl = *p == '{' ? brace_len(p) : 0;
+        st = cost_step(&cost, p, bl, err);
+        if (st)
+            break;
         if (*p == '\\') {
             st = tr_escape(&p, o, err);
         } else if (*p == '[') {
@@ -309,9 +358,12 @@ static cove_status translate(const char *re, struct cove_buf *o, cove_error *err
         } else if (*p == '.') { /* any character but line terminators (ECMA-262) */
             st = cove_buf_append_str(o, "[^\n\r\xE2\x80\xA8\xE2\x80\xA9]");
             p++;
-        } else if (*p == '?' && after_quant) {
+        } else if (after_quant && (*p == '*' || *p == '+' || *p == '?' || bl > 0)) {
+            if (*p != '?' || after_quant == 2)
+                return cove_error_set(err, COVE_ERR_UNSUPPORTED, "pattern: a quantifier on a quantifier");
             p++; /* lazy quantifier: same language */
-        } else if (*p == '{' && (bl = brace_len(p)) > 0) {
+            quant = 2;
+        } else if (bl > 0) {
             st = cove_buf_append(o, p, bl);
             p += bl, quant = 1;
         } else if (*p == '{' || *p == '}') {

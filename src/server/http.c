@@ -35,6 +35,7 @@ static const struct route routes[] = {
     {"GET", "/models", SRV_ROUTE_MODELS, srv_h_models, 0},
     {"GET", "/health", SRV_ROUTE_HEALTH, srv_h_health, 0},
     {"GET", "/metrics", SRV_ROUTE_METRICS, srv_h_metrics, 0},
+    {"POST", "/agent", SRV_ROUTE_AGENT, srv_h_agent, 1},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -66,6 +67,7 @@ static srv_conn *conn_new(cove_server *s, struct MHD_Connection *mc)
     c->tenant = -1;
     c->route = SRV_ROUTE_OTHER;
     c->t_start = srv_now();
+    srv_random_id(c->rid, sizeof c->rid);
     cove_buf_init(&c->body, s->p.max_body);
     return c;
 }
@@ -192,6 +194,9 @@ enum MHD_Result srv_on_request(void *cls, struct MHD_Connection *mc, const char 
     if (c->body_too_large)
         return queue(c, srv_reply_error(c, 413, NULL, "request_too_large", "the request body "
                                         "is larger than %zu bytes", c->s->p.max_body));
+    if (c->s->audit && c->route != SRV_ROUTE_AGENT && c->body.data) /* /agent logs its own */
+        srv_audit(c->s, COVE_AUDIT_PROMPT, srv_auth_tenant(c->s->auth, c->tenant), c->rid, NULL,
+                  c->body.data);
     return queue(c, h(c));
 }
 

@@ -21,6 +21,7 @@
 
 #include "base/alloc.h"
 #include "base/limits.h"
+#include "base/str.h"
 #include "server/job_int.h"
 
 #define SRV_POLL_MS 100
@@ -57,6 +58,8 @@ static srv_job *job_new(srv_conn *c, const srv_job_spec *spec)
     j->refs = 2;
     j->s = c->s;
     j->spec = *spec;
+    j->tenant = srv_auth_tenant(c->s->auth, c->tenant);
+    cove_str_copy(j->id, sizeof j->id, c->rid);
     j->created = (long)time(NULL);
     j->t_submit = srv_now();
     cove_buf_init(&j->out, COVE_SERVER_MAX_STREAM_PENDING + COVE_SERVER_MAX_OUTPUT);
@@ -201,13 +204,37 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return n;
 }
 
+/* The model output and the tool calls parsed from it into the audit log (job done). */
+static void job_audit(srv_job *j)
+{
+    if (!j->s->audit)
+        return;
+    srv_audit(j->s, COVE_AUDIT_MODEL_OUTPUT, j->tenant, j->id, NULL,
+              j->text.data ? j->text.data : "");
+    json_t *calls = j->spec.tool_mode ? srv_tools_parse(j->text.data, j->text.len, j->spec.tools,
+                                                        j->finish == COVE_SCHED_FINISH_LENGTH)
+                                      : NULL;
+    size_t i;
+    json_t *call;
+    json_array_foreach(calls, i, call) {
+        json_t *fn = json_object_get(call, "function");
+        srv_audit(j->s, COVE_AUDIT_TOOL_CALL, j->tenant, j->id,
+                  json_string_value(json_object_get(fn, "name")),
+                  json_string_value(json_object_get(fn, "arguments")));
+    }
+    json_decref(calls);
+}
+
 static void stream_free(void *cls)
 {
     srv_job *j = cls;
     pthread_mutex_lock(&j->mu);
     if (!j->done)
         client_gone(j);
+    int done = j->done && !j->gone;
     pthread_mutex_unlock(&j->mu);
+    if (done)
+        job_audit(j);
     job_unref(j);
 }
 
@@ -255,7 +282,6 @@ struct MHD_Response *srv_job_run(srv_conn *c, const srv_job_spec *spec)
     req.on_done = on_done;
     req.user = j;
     req.n_logprobs = spec->n_logprobs;
-    srv_random_id(j->id, sizeof j->id);
     if (spec->stream)
         srv_job_stream_start(j);
     cove_error err = {0};
@@ -271,8 +297,10 @@ struct MHD_Response *srv_job_run(srv_conn *c, const srv_job_spec *spec)
     if (spec->stream)
         return stream_response(c, j);
     struct MHD_Response *r = NULL;
-    if (wait_done(j) == 0)
+    if (wait_done(j) == 0) {
         r = srv_job_reply(c, j);
+        job_audit(j);
+    }
     job_unref(j);
     return r;
 }

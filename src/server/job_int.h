@@ -37,6 +37,7 @@ struct srv_job {
     int32_t n_prompt, n_cached, n_gen;
     double t_queue_ms, t_prompt_ms, t_gen_ms;
     json_t *logprobs;       /* per-token entries, llama/chat style; NULL when not asked */
+    const char *tenant;     /* for the audit log (owned by the server's key table) */
 };
 
 /* job_fmt.c; all called with mu held. */

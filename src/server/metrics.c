@@ -13,7 +13,7 @@ static const double bucket_le[SRV_N_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0
 static const unsigned code_of[SRV_N_CODES] = {200, 400, 401, 404, 405, 413, 429, 500, 503, 0};
 static const char *const route_name[SRV_ROUTE_COUNT] = {
     "/completion", "/v1/completions", "/v1/chat/completions", "/v1/embeddings",
-    "/v1/models",  "/health",         "/metrics",             "other"};
+    "/v1/models",  "/health",         "/metrics",             "/agent", "other"};
 
 void srv_metrics_init(srv_metrics *m)
 {

@@ -112,6 +112,14 @@ struct cove_server_embed_req {
     int dimensions;      /* 0: the model's; other values must equal it */
 };
 
+/* POST /agent. */
+struct cove_server_agent_req {
+    const char *request;    /* required */
+    const char *session_id; /* NULL: a new session */
+    const char *agent;      /* NULL: the server's default agent */
+    int stream;             /* "stream": true (refused by the handler for now) */
+};
+
 /*
  * Parse the body of POST /completion (llama.cpp's fields: prompt (string or array of token
  * ids), n_predict, temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, stop,
@@ -135,6 +143,11 @@ cove_status cove_server_parse_chat(const char *body, size_t len, cove_arena *a,
 /* Parse the body of POST /v1/embeddings. As above. */
 cove_status cove_server_parse_embed(const char *body, size_t len, cove_arena *a,
                                     struct cove_server_embed_req *out, char *param,
+                                    cove_error *err);
+
+/* Parse the body of POST /agent (request, session_id, agent, stream). As above. */
+cove_status cove_server_parse_agent(const char *body, size_t len, cove_arena *a,
+                                    struct cove_server_agent_req *out, char *param,
                                     cove_error *err);
 
 #endif

@@ -139,7 +139,9 @@ static cove_status setup(cove_server *s, cove_error *err)
     if (srv_tenants_create(s->auth ? COVE_SERVER_MAX_TENANTS : 0, s->p.tenant_max_concurrent,
                            &s->tenants) != COVE_OK)
         return cove_error_set(err, COVE_ERR_NOMEM, "out of memory");
-    cove_status st = load_models(s, err);
+    cove_status st = srv_agents_setup(s, err);
+    if (st == COVE_OK)
+        st = load_models(s, err);
     return st == COVE_OK ? start_http(s, err) : st;
 }
 
@@ -162,6 +164,7 @@ cove_status cove_server_create(const cove_server_params *p, cove_server **out, c
     s->p.api_key_file = s->key_file;
     s->p.model_path = NULL;
     s->created = (long)time(NULL);
+    s->audit = p->audit;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
     pthread_mutex_init(&s->emb_mu, NULL);
@@ -174,6 +177,8 @@ cove_status cove_server_create(const cove_server_params *p, cove_server **out, c
                              (p->embed_model_path && !s->embed_path)
                          ? cove_error_set(err, COVE_ERR_NOMEM, "out of memory")
                          : setup(s, err);
+    s->p.agent_names = s->p.agent_configs = s->p.agent_roots = NULL; /* read in setup */
+    s->p.agent_kb = NULL;
     if (st != COVE_OK) {
         cove_server_free(s);
         return st;
@@ -234,6 +239,7 @@ void cove_server_free(cove_server *s)
     if (!s)
         return;
     cove_server_drain(s, 0);
+    srv_agents_free(s);
     cove_sched_free(s->sched);
     cove_embedder_free(s->emb);
     cove_model_free(s->emb_model);

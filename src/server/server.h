@@ -13,6 +13,7 @@
  *   GET  /v1/models             the models served
  *   GET  /health                {"status":"ok"} (503 while draining)
  *   GET  /metrics               Prometheus text
+ *   POST /agent                 an agent run: plan, tool calls, answer (docs/http/agent.md)
  *
  * Errors are answered as {"error":{"message","type","param","code"}} with a 4xx/5xx status.
  * Auth: with an API key file every request but GET /health needs "Authorization: Bearer
@@ -30,6 +31,7 @@
 #include "cove/status.h"
 
 typedef struct cove_server cove_server;
+struct cove_audit_log; /* audit/audit.h */
 
 typedef struct cove_server_params {
     const char *model_path;       /* GGUF generation model; required */
@@ -48,6 +50,16 @@ typedef struct cove_server_params {
     int32_t max_tokens;           /* most tokens one request may generate; default
                                      COVE_SERVER_MAX_TOKENS */
     int prefix_cache;             /* 1 (default): reuse KV of shared prompt prefixes */
+    /* POST /agent: n_agents named agent configs (JSON files, docs/agents.md); the first is
+     * the default. Read during cove_server_create. None: one agent "default" on model_path
+     * with the built-in tools. A config without "model" runs on model_path. */
+    const char *const *agent_names;
+    const char *const *agent_configs;
+    size_t n_agents;
+    const char *agent_kb;               /* knowledge base of the default agent, or NULL */
+    const char *const *agent_roots;     /* read_file roots of the default agent */
+    size_t n_agent_roots;
+    struct cove_audit_log *audit;       /* borrowed (must outlive the server); NULL: none */
 } cove_server_params;
 
 cove_server_params cove_server_default_params(void);

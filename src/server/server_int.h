@@ -7,7 +7,8 @@
  * job.c (one generation request on the scheduler: events, waiting, SSE streaming),
  * h_completion.c (/completion, /v1/completions), h_chat.c (/v1/chat/completions),
  * tools.c (tool-call grammars and parsing tool calls out of the output), h_misc.c
- * (/v1/embeddings, /v1/models, /health, /metrics).
+ * (/v1/embeddings, /v1/models, /health, /metrics), h_agent.c (/agent, the audit log
+ * helper), request_agent.c (the /agent body).
  *
  * Threads: libmicrohttpd runs one thread per connection; the access handler of a
  * connection runs on its thread and may block (waiting for a generation). The scheduler's
@@ -23,6 +24,8 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "agent/agent.h"
+#include "audit/audit.h"
 #include "base/arena.h"
 #include "base/buf.h"
 #include "cove/engine.h"
@@ -59,6 +62,7 @@ enum srv_route {
     SRV_ROUTE_MODELS,
     SRV_ROUTE_HEALTH,
     SRV_ROUTE_METRICS,
+    SRV_ROUTE_AGENT,
     SRV_ROUTE_OTHER,
     SRV_ROUTE_COUNT
 };
@@ -88,6 +92,21 @@ void srv_metrics_cancel(srv_metrics *m);
 /* Append the Prometheus text (this server's counters and the scheduler's) to b. */
 cove_status srv_metrics_render(srv_metrics *m, cove_sched *sched, struct cove_buf *b);
 
+/* ---------------------------------------------------------------- agents */
+/* One named agent of POST /agent. The cove_agent (its own model and context) is made on
+ * first use and runs one request at a time under mu. */
+typedef struct srv_agent {
+    char *name;
+    struct cove_agent_config cfg;
+    cove_agent *agent;
+    pthread_mutex_t mu;
+} srv_agent;
+/* Load the configs of s->p into s->agents (h_agent.c). Errors of cove_agent_config_load. */
+cove_status srv_agents_setup(cove_server *s, cove_error *err);
+void srv_agents_free(cove_server *s);
+/* Append one audit record for a request (no-op without a log; failures are logged). */
+void srv_audit(cove_server *s, enum cove_audit_kind kind, const char *tenant, const char *rid,
+               const char *tool, const char *text);
 /* ---------------------------------------------------------------- server */
 
 struct cove_server {
@@ -119,6 +138,9 @@ struct cove_server {
     pthread_cond_t idle;
     int inflight;                  /* requests between dispatch and completion notice */
     atomic_int draining;
+    srv_agent *agents;             /* POST /agent */
+    size_t n_agents;
+    cove_audit_log *audit;         /* borrowed; NULL: no audit log */
 };
 
 /* ------------------------------------------------------------ connection */
@@ -140,6 +162,7 @@ struct srv_conn {
     int counted;           /* 1: counted in s->inflight */
     unsigned status;       /* the HTTP status answered */
     double t_start;
+    char rid[32];          /* request id: audit session, response id suffix */
 };
 
 /* libmicrohttpd callbacks (http.c); cls is the cove_server. */
@@ -240,6 +263,7 @@ struct MHD_Response *srv_h_embeddings(srv_conn *c);
 struct MHD_Response *srv_h_models(srv_conn *c);
 struct MHD_Response *srv_h_health(srv_conn *c);
 struct MHD_Response *srv_h_metrics(srv_conn *c);
+struct MHD_Response *srv_h_agent(srv_conn *c);
 
 /* Shared by the generating handlers (h_completion.c). */
 /* Tokenize `text` for generation into the arena; 400 reply on failure (*resp set). */

@@ -2,6 +2,8 @@
  * tests/agent/test_tools.c - the built-in tools and the registry's call discipline.
  */
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,6 +180,14 @@ TEST(tool_read_file_beneath_root)
                   escapes[i]);
     }
     CHECK(run_tool(&env, "read_file", "{\"path\":\"missing.txt\"}", out, sizeof out));
+    /* a FIFO under the root: refused at once, never a read that waits for a writer */
+    char fifo[4096];
+    snprintf(fifo, sizeof fifo, "%s/pipe", docs);
+    unlink(fifo);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK(run_tool(&env, "read_file", "{\"path\":\"pipe\"}", out, sizeof out));
+    CHECK(strstr(out, "not a regular file") != NULL);
+    unlink(fifo);
     /* the size bound */
     env.read_max = 10;
     CHECK(!run_tool(&env, "read_file", "{\"path\":\"a.txt\"}", out, sizeof out));

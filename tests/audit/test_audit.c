@@ -733,3 +733,86 @@ TEST(audit_create_from_env)
     CHECK_OK(cove_audit_close(log, NULL));
     CHECK(access(flag, F_OK) == 0);
 }
+
+/* RFC 6962 leaf hash of one line (without its newline) as hex. */
+static void leaf_hex(const char *line, char out[65])
+{
+    size_t n = strcspn(line, "\n");
+    unsigned char h[32];
+    crypto_hash_sha256_state st;
+    const unsigned char zero = 0;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, &zero, 1);
+    crypto_hash_sha256_update(&st, (const unsigned char *)line, n);
+    crypto_hash_sha256_final(&st, h);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+TEST(audit_tamper_insert_forged_link)
+{
+    /* a made-up record with the right seq and prev, placed after line 6 (seq 5) */
+    const char *path = tmp_path("forged-insert.log");
+    size_t len;
+    CHECK(make_std_log(path) == 0);
+    char *text = slurp(path, &len), *lines[64];
+    CHECK(text);
+    CHECK_EQ_INT(split_lines(text, lines, 64), 13);
+    char prev[65], forged[512];
+    leaf_hex(lines[5], prev);
+    snprintf(forged, sizeof forged,
+             "{\"seq\":6,\"time\":\"2026-01-01T00:00:00.000000Z\",\"kind\":\"final_answer\","
+             "\"text\":\"all clear\",\"prev\":\"%s\"}\n", prev);
+    FILE *f = fopen(path, "wb");
+    CHECK(f);
+    for (int i = 0; i < 13; i++) {
+        fwrite(lines[i], 1, line_len(lines[i]), f);
+        if (i == 5)
+            fputs(forged, f);
+    }
+    fclose(f);
+    free(text);
+    struct cove_audit_report rep;
+    CHECK(verify_k1(path, &rep) == COVE_ERR_CHECKSUM);
+    CHECK_MSG(rep.bad_line == 7 && rep.bad_seq == 6, "named line %llu seq %lld (%s)",
+              (unsigned long long)rep.bad_line, (long long)rep.bad_seq, rep.reason);
+    CHECK(strstr(rep.reason, "inserted"));
+}
+
+TEST(audit_alloc_failures_open_verify)
+{
+    const char *path = tmp_path("nomem2.log");
+    CHECK(make_std_log(path) == 0);
+    char key[1100];
+    snprintf(key, sizeof key, "%s.key", key_prefix("k1"));
+    const char *pats[] = {"[0-9]+"};
+    struct cove_audit_params p = cove_audit_default_params();
+    p.path = path;
+    p.key_path = key;
+    p.redact = pats;
+    p.n_redact = 1;
+    int opened = 0;
+    for (long k = 1; k < 100 && !opened; k++) {
+        cove_audit_log *log = NULL;
+        cove_alloc_fail_at(k, 0);
+        cove_status s = cove_audit_create(&p, &log, NULL);
+        cove_alloc_fail_at(0, 0);
+        if (s == COVE_OK) {
+            opened = 1;
+            CHECK_OK(cove_audit_close(log, NULL));
+        } else {
+            CHECK_EQ_INT(s, COVE_ERR_NOMEM);
+            CHECK(log == NULL);
+        }
+    }
+    CHECK(opened);
+    struct cove_audit_report rep;
+    unsigned char pk[32];
+    CHECK_OK(load_pub(key_prefix("k1"), pk));
+    cove_alloc_fail_at(1, 0);
+    cove_status s = cove_audit_verify(path, pk, 0, &rep, NULL);
+    cove_alloc_fail_at(0, 0);
+    CHECK(s == COVE_ERR_NOMEM || s == COVE_OK);
+    CHECK_OK(verify_k1(path, &rep)); /* the file is untouched by failed opens */
+    CHECK_EQ_INT(rep.records, 14);
+}

@@ -48,7 +48,7 @@ static void drive(cove_grammar *g, const cove_grammar_vocab *v, const uint8_t *d
         return;
     int32_t nt = cove_grammar_vocab_n_tokens(v);
     uint32_t mask[16];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && i < 96; i++) {
         if (cove_grammar_matcher_fill_mask(m, mask, NULL) != COVE_OK)
             break;
         uint8_t c = d[i];

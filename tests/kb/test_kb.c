@@ -111,12 +111,12 @@ static float *clustered(size_t n, int dim, int nc, unsigned seed)
     float *v = cove_malloc(n * (size_t)dim * sizeof *v), *c = cove_malloc((size_t)nc * dim * sizeof *c);
     srand(seed);
     for (int i = 0; i < nc * dim; i++)
-        c[i] = (float)rand() / RAND_MAX - 0.5f;
+        c[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
     for (size_t i = 0; i < n; i++) {
         float norm = 0, *x = v + i * dim;
         const float *cc = c + (size_t)(rand() % nc) * dim;
         for (int j = 0; j < dim; j++) {
-            x[j] = cc[j] + 0.35f * ((float)rand() / RAND_MAX - 0.5f);
+            x[j] = cc[j] + 0.35f * ((float)((double)rand() / RAND_MAX) - 0.5f);
             norm += x[j] * x[j];
         }
         for (int j = 0; j < dim; j++)
@@ -286,6 +286,7 @@ TEST(store_keyword_search_without_vectors)
     cove_kb_results r;
     CHECK_OK(cove_kb_search(kb, "anything \"quoted\" OR NEAR(", &sp, &r, &err));
     CHECK_EQ_INT(r.n, 0);
+    cove_kb_results_release(&r);
     sp.mode = COVE_KB_MODE_HYBRID; /* needs an embedder */
     CHECK(cove_kb_search(kb, "x", &sp, &r, &err) == COVE_ERR_INVALID_ARG);
     sp.mode = COVE_KB_MODE_KEYWORD;

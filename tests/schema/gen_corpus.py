@@ -311,6 +311,7 @@ case("arr-enum-items", {"type": "array", "items": {"enum": ["x", "y"]}, "maxItem
 
 # ---- objects -------------------------------------------------------------------------
 case("obj-empty", {"type": "object", "additionalProperties": False}, [{}], [{"a": 1}, []])
+case("obj-free-form", {"type": "object"}, [{}, {"a": 1, "b": [True, {"c": None}]}], [[], "x", None])
 case("obj-all-optional", obj({"a": I, "b": S, "c": B}, []),
      [{}, {"a": 1}, {"b": "x"}, {"a": 1, "c": True}, {"a": 1, "b": "x", "c": False}],
      [{"d": 1}, {"a": "x"}])

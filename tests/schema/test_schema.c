@@ -186,6 +186,7 @@ TEST(tool_call_grammar)
     CHECK_EQ_INT(accepts(g, "{\"name\":\"search\",\"arguments\":{\"q\":\"x\"}}"), 1);
     CHECK_EQ_INT(accepts(g, "{\"name\":\"roll\",\"arguments\":{\"n\":9}}"), 1);
     CHECK_EQ_INT(accepts(g, "{\"name\":\"noop\",\"arguments\":{}}"), 1);
+    CHECK_EQ_INT(accepts(g, "{\"name\":\"noop\",\"arguments\":{\"any\":[1]}}"), 1);
     CHECK_EQ_INT(accepts(g, "{\"name\":\"roll\",\"arguments\":{\"q\":\"x\"}}"), 0);
     CHECK_EQ_INT(accepts(g, "{\"name\":\"roll\",\"arguments\":{\"n\":10}}"), 0);
     CHECK_EQ_INT(accepts(g, "{\"name\":\"other\",\"arguments\":{}}"), 0);
@@ -320,6 +321,13 @@ TEST(validator_schema_errors)
     CHECK_EQ_INT(vtext("{", "1", &err), COVE_ERR_INVALID_ARG);
     CHECK_EQ_INT(vtext("{}", "[1,", &err), COVE_ERR_FORMAT);
     CHECK(strstr(err.msg, "not JSON") != NULL);
+    /* nested counts the C library would expand into millions of nodes */
+    CHECK_EQ_INT(vtext("{\"pattern\":\"((a{1000}){1000}){9}\"}", "\"a\"", &err), COVE_ERR_LIMIT);
+    CHECK_OK(vtext("{\"pattern\":\"^(a{1,20}b){1,50}$\"}", "\"ab\"", &err));
+    CHECK_EQ_INT(vtext("{\"pattern\":\"a*++++++++++++++++++++++++++++++++++++++++++++\"}", "\"a\"", &err),
+                 COVE_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(vtext("{\"pattern\":\"a)\"}", "\"a\"", &err), COVE_ERR_INVALID_ARG);
+    CHECK_OK(vtext("{\"pattern\":\"^a+?b*?$\"}", "\"aab\"", &err));
     /* unbounded recursion through $ref is a limit, not a crash */
     CHECK_EQ_INT(vtext("{\"$ref\":\"#\"}", "1", &err), COVE_ERR_LIMIT);
 }

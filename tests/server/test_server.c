@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "audit/audit.h"
 #include "base/buf.h"
 #include "base/limits.h"
 #include "base/str.h"
@@ -84,7 +85,7 @@ static long http(int port, const char *method, const char *path, const char *key
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L); /* /agent under ASan */
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (curl_easy_perform(c) == CURLE_OK || r->abort_after_first)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -564,4 +565,175 @@ TEST(server_drain_finishes_streams)
     CHECK_EQ_INT(http(d.port, "GET", "/health", NULL, NULL, 0, &r), 0); /* nobody listens */
     cove_buf_release(&r.body);
     cove_server_free(s);
+}
+
+/* ---------------------------------------------------------------- tools */
+
+#define TOOLS_BODY(extra)                                                                    \
+    "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"Weather in "  \
+    "Paris?\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","   \
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\","     \
+    "\"maxLength\":8},\"unit\":{\"enum\":[\"c\",\"f\"]}},\"required\":[\"city\",\"unit\"]}}}," \
+    "{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}],\"tool_choice\":"         \
+    "\"required\",\"parallel_tool_calls\":false,\"max_tokens\":200,\"seed\":3" extra "}"
+
+/* A model that knows nothing of tools still writes a well-formed call under the grammar. */
+TEST(server_tool_call_by_grammar)
+{
+    cove_server *s = start_default();
+    CHECK(s);
+    struct reply r = {0};
+    CHECK_EQ_INT(post(cove_server_port(s), "/v1/chat/completions", NULL, TOOLS_BODY(""), &r), 200);
+    json_t *v = json_of(&r), *c0 = json_array_get(json_object_get(v, "choices"), 0);
+    json_t *calls = json_object_get(json_object_get(c0, "message"), "tool_calls");
+    CHECK_MSG(json_array_size(calls) == 1, "%s", r.body.data);
+    CHECK_STR_EQ(json_string_value(json_object_get(c0, "finish_reason")), "tool_calls");
+    json_t *fn = json_object_get(json_array_get(calls, 0), "function");
+    const char *name = json_string_value(json_object_get(fn, "name"));
+    CHECK(name && (strcmp(name, "get_weather") == 0 || strcmp(name, "get_time") == 0));
+    json_t *args = json_loads(json_string_value(json_object_get(fn, "arguments")), 0, NULL);
+    CHECK(json_is_object(args));
+    if (strcmp(name, "get_weather") == 0) {
+        const char *unit = json_string_value(json_object_get(args, "unit"));
+        CHECK(json_is_string(json_object_get(args, "city")) && unit &&
+              (strcmp(unit, "c") == 0 || strcmp(unit, "f") == 0));
+    }
+    json_decref(args);
+    json_decref(v);
+    cove_buf_release(&r.body);
+    /* streamed: one tool_calls delta, finish_reason tool_calls, [DONE] */
+    CHECK_EQ_INT(post(cove_server_port(s), "/v1/chat/completions", NULL,
+                      TOOLS_BODY(",\"stream\":true"), &r), 200);
+    CHECK_MSG(strstr(r.body.data ? r.body.data : "", "\"tool_calls\":[{\"id\":\"call_") &&
+              strstr(r.body.data, "\"finish_reason\":\"tool_calls\"") &&
+              cove_str_ends_with(r.body.data, "data: [DONE]\n\n"), "%s", r.body.data);
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
+
+/* ---------------------------------------------------------------- /agent */
+
+/* An agent config on the catalogue's instruct model: calculator only, few short steps. */
+static const char *agent_config(const char *name)
+{
+    static char path[1200];
+    snprintf(path, sizeof path, "%s/%s.json", test_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return NULL;
+    fprintf(f, "{\"model\": \"%s\", \"tools\": [\"calculator\"], \"max_steps\": 1, "
+               "\"max_tokens\": 64, \"n_ctx\": 2048}\n",
+            catalogue_model("SmolLM2-135M-Instruct.Q4_1.gguf"));
+    fclose(f);
+    return path;
+}
+
+static cove_server *start_agents(struct cove_audit_log *audit)
+{
+    static const char *names[] = {"calc"};
+    static const char *configs[1];
+    configs[0] = agent_config("calc");
+    cove_server_params p = cove_server_default_params();
+    p.n_parallel = 2;
+    p.agent_names = names;
+    p.agent_configs = configs;
+    p.n_agents = 1;
+    p.audit = audit;
+    return configs[0] ? start(&p) : NULL;
+}
+
+#define AGENT_BODY "{\"request\":\"What is 17 * 3? Use the calculator.\""
+
+/* A successful /agent reply: the response shape; returns the session id (static). */
+static const char *check_agent_reply(const struct reply *r)
+{
+    static char sid[128];
+    json_t *v = json_of(r);
+    json_t *steps = json_object_get(v, "steps"), *trace = json_object_get(v, "trace");
+    const char *id = json_string_value(json_object_get(v, "session_id"));
+    int ok = json_is_string(json_object_get(v, "response")) &&
+             json_is_array(json_object_get(v, "citations")) && json_is_integer(steps) &&
+             json_integer_value(steps) >= 1 && json_array_size(trace) >= 1 && id && id[0];
+    json_t *a0 = json_object_get(json_array_get(trace, 0), "action");
+    ok = ok && json_is_string(a0);
+    snprintf(sid, sizeof sid, "%s", ok ? id : "");
+    json_decref(v);
+    return sid;
+}
+
+TEST(server_agent_runs_and_refuses_bad_input)
+{
+    cove_server *s = start_agents(NULL);
+    CHECK(s);
+    int port = cove_server_port(s);
+    struct reply r = {0};
+    CHECK_EQ_INT(post(port, "/agent", NULL, AGENT_BODY "}", &r), 200);
+    char sid[128];
+    snprintf(sid, sizeof sid, "%s", check_agent_reply(&r));
+    CHECK_MSG(sid[0], "%s", r.body.data);
+    cove_buf_release(&r.body);
+    /* the session goes on under the id given */
+    char body[512];
+    snprintf(body, sizeof body, AGENT_BODY ",\"session_id\":\"%s\",\"agent\":\"calc\"}", sid);
+    CHECK_EQ_INT(post(port, "/agent", NULL, body, &r), 200);
+    CHECK_MSG(strcmp(check_agent_reply(&r), sid) == 0, "%s", r.body.data);
+    cove_buf_release(&r.body);
+    static const struct { const char *body, *param; long status; } bad[] = {
+        {"{}", "request", 400},
+        {"{\"request\":5}", "request", 400},
+        {"{\"request\":\"\"}", "request", 400},
+        {"{\"request\":\"hi\",\"temperature\":0}", "temperature", 400},
+        {"{\"request\":\"hi\",\"session_id\":7}", "session_id", 400},
+        {"{\"request\":\"hi\",\"stream\":true}", "stream", 400},
+        {"{\"request\":\"hi\",\"agent\":\"nobody\"}", "agent", 404},
+        {"[1]", NULL, 400},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_MSG(post(port, "/agent", NULL, bad[i].body, &r) == bad[i].status, "%s: %ld %s",
+                  bad[i].body, r.status, r.body.data);
+        CHECK_MSG(is_error(&r, bad[i].param), "%s: %s", bad[i].body, r.body.data);
+        cove_buf_release(&r.body);
+    }
+    CHECK_EQ_INT(http(port, "GET", "/agent", NULL, NULL, 0, &r), 405);
+    cove_buf_release(&r.body);
+    cove_server_free(s);
+}
+
+TEST(server_audit_log_verifies)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/serve-audit.jsonl", test_tmpdir());
+    unlink(path);
+    struct cove_audit_params ap = cove_audit_default_params();
+    ap.path = path;
+    cove_audit_log *log = NULL;
+    CHECK_OK(cove_audit_create(&ap, &log, NULL));
+    cove_server *s = start_agents(log);
+    CHECK(s);
+    int port = cove_server_port(s);
+    struct reply r = {0};
+    CHECK_EQ_INT(post(port, "/v1/completions", NULL,
+                      "{\"model\":\"stories260K\",\"prompt\":\"Once upon\",\"max_tokens\":4}",
+                      &r), 200);
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(post(port, "/v1/chat/completions", NULL, TOOLS_BODY(""), &r), 200);
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(post(port, "/agent", NULL, AGENT_BODY "}", &r), 200);
+    cove_buf_release(&r.body);
+    CHECK_OK(cove_server_drain(s, 5000));
+    cove_server_free(s);
+    CHECK_OK(cove_audit_close(log, NULL));
+    struct cove_audit_report rep;
+    CHECK_OK(cove_audit_verify(path, NULL, 0, &rep, NULL));
+    CHECK(rep.intact && rep.closed && rep.records >= 8);
+    FILE *f = fopen(path, "r");
+    CHECK(f);
+    static char text[1u << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    CHECK(strstr(text, "\"kind\":\"prompt\"") && strstr(text, "\"tenant\":\"local\"") &&
+          strstr(text, "Once upon") && strstr(text, "\"kind\":\"model_output\"") &&
+          strstr(text, "\"kind\":\"tool_call\"") && strstr(text, "\"kind\":\"final_answer\"") &&
+          strstr(text, "17 * 3"));
 }

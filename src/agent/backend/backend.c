@@ -25,15 +25,15 @@ cove_status cove_agent_backend_generate(cove_agent_backend *b, const struct cove
     return b->ops->generate(b->state, g, out, err);
 }
 
-cove_status cove_agent_backend_choose(cove_agent_backend *b, const struct cove_agent_gen *g,
-                                      const char *const *options, size_t n, size_t *best,
-                                      cove_error *err)
+cove_status cove_agent_backend_score(cove_agent_backend *b, const struct cove_agent_gen *g,
+                                     const char *const *options, size_t n, double *scores,
+                                     cove_error *err)
 {
-    if (!b || !b->ops || !g || !options || n == 0 || !best)
-        return cove_error_set(err, COVE_ERR_INVALID_ARG, "backend: bad choose call");
-    if (!b->ops->choose)
+    if (!b || !b->ops || !g || !options || n == 0 || !scores)
+        return cove_error_set(err, COVE_ERR_INVALID_ARG, "backend: bad score call");
+    if (!b->ops->score)
         return COVE_ERR_UNSUPPORTED;
-    return b->ops->choose(b->state, g, options, n, best, err);
+    return b->ops->score(b->state, g, options, n, scores, err);
 }
 
 /* ---------------------------------------------------------------- scripted */

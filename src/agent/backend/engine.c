@@ -20,7 +20,7 @@
 #include "engine/gguf/gguf.h"
 
 #define FORCED_MAX 64
-#define CHOOSE_MAX_TOKENS 24 /* tokens of one option scored by choose */
+#define SCORE_MAX_TOKENS 24 /* tokens of one option scored by score */
 /* A mild penalty on the plan's own recent sampled tokens: small models otherwise loop
  * inside a string ("2023-01-01 2023-01-02 ..."). Forced tokens are not counted. */
 #define ENGINE_REPEAT_PENALTY 1.15f
@@ -257,10 +257,10 @@ static cove_status engine_generate(void *state, const struct cove_agent_gen *g,
 static cove_status score_tail(struct engine *e, int32_t c, int32_t n1, double *mean,
                               cove_error *err)
 {
-    int8_t want[CHOOSE_MAX_TOKENS + 1];
+    int8_t want[SCORE_MAX_TOKENS + 1];
     int32_t nb = n1 - c + 1;
-    if (c < 1 || nb > CHOOSE_MAX_TOKENS + 1 || nb < 2)
-        return cove_error_set(err, COVE_ERR_LIMIT, "choose: an option of %d tokens", (int)nb - 1);
+    if (c < 1 || nb > SCORE_MAX_TOKENS + 1 || nb < 2)
+        return cove_error_set(err, COVE_ERR_LIMIT, "score: an option of %d tokens", (int)nb - 1);
     cove_status st = cove_context_seq_truncate(e->ctx, 0, c - 1);
     memset(want, 1, (size_t)nb);
     cove_batch b = {e->toks + c - 1, NULL, NULL, nb, want};
@@ -285,9 +285,9 @@ static cove_status score_tail(struct engine *e, int32_t c, int32_t n1, double *m
     return COVE_OK;
 }
 
-static cove_status engine_choose(void *state, const struct cove_agent_gen *g,
-                                 const char *const *options, size_t n, size_t *best,
-                                 cove_error *err)
+static cove_status engine_score(void *state, const struct cove_agent_gen *g,
+                                const char *const *options, size_t n, double *scores,
+                                cove_error *err)
 {
     struct engine *e = state;
     int32_t n0 = 0, n1 = 0;
@@ -297,7 +297,6 @@ static cove_status engine_choose(void *state, const struct cove_agent_gen *g,
         st = cove_error_set(err, COVE_ERR_NOMEM, "out of memory");
     if (st == COVE_OK)
         memcpy(base, e->toks, (size_t)n0 * sizeof *base);
-    double top = -INFINITY;
     for (size_t k = 0; st == COVE_OK && k < n; k++) {
         size_t pl = g->prefix ? strlen(g->prefix) : 0, ol = strlen(options[k]);
         char *tail = cove_malloc(pl + ol + 1);
@@ -312,20 +311,15 @@ static cove_status engine_choose(void *state, const struct cove_agent_gen *g,
         int32_t c = 0;
         while (st == COVE_OK && c < n0 && c < n1 && base[c] == e->toks[c])
             c++;
-        double mean = 0;
         if (st == COVE_OK)
-            st = score_tail(e, c, n1, &mean, err);
-        if (st == COVE_OK && mean > top) {
-            top = mean;
-            *best = k;
-        }
+            st = score_tail(e, c, n1, &scores[k], err);
     }
     cove_free(base);
     return st;
 }
 
 static const struct cove_agent_backend_ops engine_ops = {"engine", engine_generate, engine_free,
-                                                         engine_choose};
+                                                         engine_score};
 
 static cove_status engine_open(struct engine *e, const char *path, int32_t n_ctx,
                                int32_t n_threads, cove_error *err)
@@ -334,7 +328,7 @@ static cove_status engine_open(struct engine *e, const char *path, int32_t n_ctx
     cove_context_params cp = cove_context_default_params();
     cp.n_ctx = n_ctx > 0 ? n_ctx : 4096;
     cp.n_threads = n_threads;
-    cp.n_outputs_max = CHOOSE_MAX_TOKENS + 1;
+    cp.n_outputs_max = SCORE_MAX_TOKENS + 1;
     if (st == COVE_OK)
         st = cove_context_create(e->model, cp, &e->ctx, err);
     if (st == COVE_OK)

@@ -140,8 +140,8 @@ static cove_status device_run(struct cove_agent_env *env, const json_t *args,
 
 const struct cove_agent_tool_def cove_agent_tool_device_control = {
     .name = "device_control",
-    .description = "Home devices (lamp, thermostat, blinds): list them, get a status, switch one on "
-                   "or off, or set a value within its range.",
+    .description = "Home devices (lamp, thermostat, blinds): list them, get a status, switch "
+                   "one on or off, or set a value within its range.",
     .example = "Dim the blinds to 30 -> {\"action\": \"set\", \"device\": \"blinds\", "
                "\"value\": 30}",
     .schema = "{\"type\":\"object\",\"properties\":{\"action\":{\"enum\":[\"list\",\"status\","

@@ -98,7 +98,8 @@ cove_status cove_agent_open_beneath(const struct cove_agent_env *env, const char
     if (env->n_roots == 0)
         return cove_error_set(err, COVE_ERR_PERMISSION, "no directories are open to this "
                               "agent (configure roots)");
-    int flags = O_RDONLY | (directory ? O_DIRECTORY : 0);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (read_file then refuses it) */
+    int flags = O_RDONLY | O_NONBLOCK | (directory ? O_DIRECTORY : 0);
     rel = strip_root(env, rel);
     if (!*rel)
         rel = ".";

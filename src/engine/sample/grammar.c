@@ -177,10 +177,9 @@ void cove_grammar_matcher_reset(cove_grammar_matcher *m)
         return;
     pthread_mutex_lock(&m->g->lock);
     maybe_flush(m->g);
-    if (matcher_set(m, m->g->start_set) != COVE_OK) {
-        /* keeps the old buffer, which is large enough for the start set only if it was
-           allocated; the start set was copied at create, so this cannot fail after it */
-    }
+    /* cannot fail: the buffer held the start set at create and never shrinks, and a
+       flush re-interns the same start set */
+    (void)matcher_set(m, m->g->start_set);
     pthread_mutex_unlock(&m->g->lock);
 }
 

@@ -414,8 +414,8 @@ static int pool_reserve(builder *b, uint32_t n)
     uint32_t nc = f->cap_pool ? f->cap_pool : 1024;
     while (nc < f->n_pool + n)
         nc *= 2;
-    if (nc > (1u << 26))
-        return fail(b, COVE_ERR_LIMIT, "grammar closures too large");
+    if (nc > COVE_GRAMMAR_MAX_CLOSURE * 4)
+        return fail(b, COVE_ERR_LIMIT, "grammar too ambiguous: its closures pass COVE_GRAMMAR_MAX_CLOSURE items");
     uint32_t *np = cove_realloc(f->pool, (size_t)nc * sizeof *np);
     if (!np)
         return fail(b, COVE_ERR_NOMEM, "out of memory");
@@ -522,6 +522,8 @@ static int left_recursion(builder *b, uint32_t q)
 static int store_closure(builder *b, uint32_t q, const citems *c, uint8_t nullable)
 {
     gram_nfa *f = b->nfa;
+    if (f->n_citems + c->n > COVE_GRAMMAR_MAX_CLOSURE)
+        return fail(b, COVE_ERR_LIMIT, "grammar too ambiguous: its closures pass COVE_GRAMMAR_MAX_CLOSURE items");
     if (f->n_citems + c->n > f->cap_citems) {
         uint32_t nc = f->cap_citems ? f->cap_citems : 256;
         while (nc < f->n_citems + c->n)
