@@ -172,11 +172,22 @@ TEST(server_health_models_metrics)
     cove_buf_release(&r.body);
     CHECK_EQ_INT(post(port, "/completion", NULL, "{\"prompt\":\"Once\",\"n_predict\":4}", &r), 200);
     cove_buf_release(&r.body);
-    CHECK_EQ_INT(http(port, "GET", "/metrics", NULL, NULL, 0, &r), 200);
     const char *want[] = {"cove_http_requests_total{endpoint=\"/completion\",code=\"200\"} 1",
                           "cove_queue_length", "cove_batch_size_mean", "cove_prefix_cache_hit_ratio",
                           "cove_http_request_duration_seconds_bucket", "cove_tokens_generated_total",
                           "cove_time_to_first_token_seconds_count 1"};
+    /* a request is counted once its last byte is sent, which may be just after the client
+     * has read it: ask again for up to 5 s until every line is there */
+    for (int tries = 0; tries < 100; tries++) {
+        CHECK_EQ_INT(http(port, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+        size_t have = 0;
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+            have += strstr(r.body.data ? r.body.data : "", want[i]) != NULL;
+        if (have == sizeof want / sizeof want[0])
+            break;
+        cove_buf_release(&r.body);
+        usleep(50 * 1000);
+    }
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         CHECK_MSG(strstr(r.body.data ? r.body.data : "", want[i]), "metrics lack %s:\n%s", want[i], r.body.data);
     cove_buf_release(&r.body);
