@@ -15,6 +15,8 @@
 
 #include "base/alloc.h"
 #include "base/limits.h"
+#include "cli.h"
+#include "cove/engine.h"
 
 enum col {
     COL_NAME, COL_PURPOSE, COL_DEFAULT, COL_FORMAT, COL_STATE, COL_FILE,
@@ -641,4 +643,20 @@ cove_status cove_catalogue_model_path(const char *name, char *out, size_t n, cov
         st = model_path_in(cove_catalogue_final(cat, first, count), dir, out, n, err);
     cove_catalogue_free(cat);
     return st;
+}
+
+int cove_cli_load_model(const char *cmd, const char *model, const char *default_name,
+                        cove_model **out)
+{
+    char path[COVE_MAX_PATH];
+    cove_error err = {0};
+    *out = NULL;
+    if (!model) {
+        if (cove_catalogue_model_path(default_name, path, sizeof path, &err) != COVE_OK)
+            return cli_fail(cmd, "%s", cove_error_msg(&err));
+        model = path;
+    }
+    if (cove_model_load(model, cove_model_default_params(), out, &err) != COVE_OK)
+        return cli_fail(cmd, "%s: %s", model, cove_error_msg(&err));
+    return COVE_EXIT_OK;
 }

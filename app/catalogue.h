@@ -122,4 +122,14 @@ cove_status cove_catalogue_model_path(const char *name, char *out, size_t n, cov
 cove_status cove_catalogue_default_model(const char *purpose, char *name, size_t n,
                                          cove_error *err);
 
+typedef struct cove_model cove_model;
+
+/*
+ * For command `cmd`: load the model file `model`, or, when it is NULL, the catalogue model
+ * `default_name` from the cache. On success *out owns the model (cove_model_free) and the
+ * result is COVE_EXIT_OK; otherwise the error is printed and the exit code returned.
+ */
+int cove_cli_load_model(const char *cmd, const char *model, const char *default_name,
+                        cove_model **out);
+
 #endif

@@ -162,8 +162,6 @@ static int embed_texts(const cove_model *m, const embed_opts *o)
 int cove_cmd_embed(int argc, char **argv)
 {
     embed_opts o = {.p = cove_embed_default_params()};
-    char path[4096];
-    cove_error err = {0};
     int rc = parse_args(argc, argv, &o);
     if (rc == -1) {
         usage(stdout);
@@ -171,14 +169,9 @@ int cove_cmd_embed(int argc, char **argv)
     }
     if (rc != 0)
         return rc;
-    if (!o.model) {
-        if (cove_catalogue_model_path(DEFAULT_MODEL, path, sizeof path, &err) != COVE_OK)
-            return cli_fail(CMD, "%s", cove_error_msg(&err));
-        o.model = path;
-    }
     cove_model *m = NULL;
-    if (cove_model_load(o.model, cove_model_default_params(), &m, &err) != COVE_OK)
-        return cli_fail(CMD, "%s: %s", o.model, cove_error_msg(&err));
+    if ((rc = cove_cli_load_model(CMD, o.model, DEFAULT_MODEL, &m)) != COVE_EXIT_OK)
+        return rc;
     rc = embed_texts(m, &o);
     cove_model_free(m);
     return rc;

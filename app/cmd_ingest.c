@@ -148,8 +148,6 @@ static int run(const ingest_opts *o, cove_model *m)
 int cove_cmd_ingest(int argc, char **argv)
 {
     ingest_opts o = {.kp = cove_kb_default_params(), .ip = cove_kb_default_ingest_params()};
-    char path[4096];
-    cove_error err = {0};
     int rc = parse_args(argc, argv, &o);
     if (rc == -1) {
         usage(stdout);
@@ -157,14 +155,9 @@ int cove_cmd_ingest(int argc, char **argv)
     }
     if (rc != 0)
         return rc;
-    if (!o.model) {
-        if (cove_catalogue_model_path(DEFAULT_MODEL, path, sizeof path, &err) != COVE_OK)
-            return cli_fail(CMD, "%s", cove_error_msg(&err));
-        o.model = path;
-    }
     cove_model *m = NULL;
-    if (cove_model_load(o.model, cove_model_default_params(), &m, &err) != COVE_OK)
-        return cli_fail(CMD, "%s: %s", o.model, cove_error_msg(&err));
+    if ((rc = cove_cli_load_model(CMD, o.model, DEFAULT_MODEL, &m)) != COVE_EXIT_OK)
+        return rc;
     rc = run(&o, m);
     cove_model_free(m);
     return rc;

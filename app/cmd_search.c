@@ -168,8 +168,6 @@ static int run(search_opts *o, cove_model *m)
 int cove_cmd_search(int argc, char **argv)
 {
     search_opts o = {.sp = cove_kb_default_search_params()};
-    char path[4096];
-    cove_error err = {0};
     int rc = parse_args(argc, argv, &o);
     if (rc == -1) {
         usage(stdout);
@@ -179,13 +177,8 @@ int cove_cmd_search(int argc, char **argv)
         return rc;
     cove_model *m = NULL;
     if (o.sp.mode != COVE_KB_MODE_KEYWORD) {
-        if (!o.model) {
-            if (cove_catalogue_model_path(DEFAULT_MODEL, path, sizeof path, &err) != COVE_OK)
-                return cli_fail(CMD, "%s", cove_error_msg(&err));
-            o.model = path;
-        }
-        if (cove_model_load(o.model, cove_model_default_params(), &m, &err) != COVE_OK)
-            return cli_fail(CMD, "%s: %s", o.model, cove_error_msg(&err));
+        if ((rc = cove_cli_load_model(CMD, o.model, DEFAULT_MODEL, &m)) != COVE_EXIT_OK)
+            return rc;
     }
     rc = run(&o, m);
     cove_model_free(m);
