@@ -65,5 +65,17 @@ int cove_cmd_sign(int argc, char **argv);
 int cove_cmd_verify_sig(int argc, char **argv); /* in cmd_sign.c */
 int cove_cmd_ingest(int argc, char **argv);
 int cove_cmd_search(int argc, char **argv);
+int cove_cmd_plugin_host(int argc, char **argv); /* trust.c */
+
+/*
+ * trust.c. cove_cli_take_trust_args removes "--require-signed KEYS" from argv (setting
+ * COVE_REQUIRE_SIGNED=KEYS); returns -1 to go on or an exit code. cove_cli_check_signed
+ * returns COVE_EXIT_OK when no signature is required or model_path's manifest is signed
+ * by a trusted key, else prints why and returns COVE_EXIT_ERROR. cove_cli_log_sandbox
+ * logs what the kernel's sandbox offers (a warning when Landlock is missing).
+ */
+int cove_cli_take_trust_args(int *argc, char **argv);
+int cove_cli_check_signed(const char *cmd, const char *model_path);
+void cove_cli_log_sandbox(int accept_weak);
 
 #endif

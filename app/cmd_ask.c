@@ -26,14 +26,16 @@ typedef struct ask_opts {
     const char *model, *kb, *session, *audit, *agent, *request, *sessions, *devices, *embed;
     const char *remote, *key;
     const char *roots[COVE_AGENT_MAX_ROOTS];
-    int n_roots, trace;
+    const char *plugins[COVE_AGENT_MAX_PLUGINS], *trust;
+    int n_roots, n_plugins, trace, accept_weak;
     long max_steps;
 } ask_opts;
 
 static void usage(void)
 {
     printf("usage: cove ask [-m MODEL] [--kb DB] [--root DIR]... [--session ID] [--trace]\n"
-           "                [--audit FILE] [--agent CONFIG] REQUEST\n\n"
+           "                [--audit FILE] [--agent CONFIG] [--plugin MANIFEST --trust KEYS]\n"
+           "                [--accept-weak-sandbox] REQUEST\n\n"
            "Answers REQUEST with an agent that plans, calls tools (knowledge base, files,\n"
            "calculator, clock, notes, devices) and answers with citations.\n\n"
            "  -m MODEL         GGUF model (default: the agent config's, else the catalogue's\n"
@@ -51,16 +53,23 @@ static void usage(void)
            "  --key KEY        its API key (default $COVE_REMOTE_KEY)\n"
            "  --trace          print each step as one JSON object per line\n"
            "  --audit FILE     log prompts, plans, tool calls and answers to this audit log\n"
-           "  --agent CONFIG   agent definition (JSON; see docs/agents.md)\n\n"
+           "  --agent CONFIG   agent definition (JSON; see docs/agents.md)\n"
+           "  --plugin MANIFEST  add a signed plugin's tool (repeatable; docs/plugins.md)\n"
+           "  --trust KEYS     keys that may sign plugins (file or directory of *.pub)\n"
+           "  --accept-weak-sandbox  run file tools and plugins even where the kernel has\n"
+           "                   no Landlock (file access then not confined)\n"
+           "  --require-signed KEYS  load only models whose manifest a trusted key signed\n\n"
            "Exit status: 0 answered, 1 error, 2 bad usage.\n");
 }
 
 static int set_opt(ask_opts *o, const char *a, const char *v)
 {
     static const char *const names[] = {"-m", "--kb", "--session", "--audit", "--agent",
-                                        "--sessions", "--devices", "--embed", "--remote", "--key"};
+                                        "--sessions", "--devices", "--embed", "--remote", "--key",
+                                        "--trust"};
     const char **fields[] = {&o->model, &o->kb, &o->session, &o->audit, &o->agent,
-                             &o->sessions, &o->devices, &o->embed, &o->remote, &o->key};
+                             &o->sessions, &o->devices, &o->embed, &o->remote, &o->key,
+                             &o->trust};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         if (strcmp(a, names[k]) == 0) {
             *fields[k] = v;
@@ -70,6 +79,12 @@ static int set_opt(ask_opts *o, const char *a, const char *v)
         if (o->n_roots >= COVE_AGENT_MAX_ROOTS)
             return cli_usage_error(CMD, "at most %d --root", COVE_AGENT_MAX_ROOTS);
         o->roots[o->n_roots++] = v;
+        return 0;
+    }
+    if (strcmp(a, "--plugin") == 0) {
+        if (o->n_plugins >= COVE_AGENT_MAX_PLUGINS)
+            return cli_usage_error(CMD, "at most %d --plugin", COVE_AGENT_MAX_PLUGINS);
+        o->plugins[o->n_plugins++] = v;
         return 0;
     }
     if (strcmp(a, "--max-steps") == 0)
@@ -89,6 +104,8 @@ static int parse_args(ask_opts *o, int argc, char **argv)
         }
         if (strcmp(a, "--trace") == 0) {
             o->trace = 1;
+        } else if (strcmp(a, "--accept-weak-sandbox") == 0) {
+            o->accept_weak = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             if (i + 1 >= argc)
                 return cli_usage_error(CMD, "%s needs a value", a);
@@ -150,6 +167,10 @@ static int build_config(struct cove_agent_config *cfg, const ask_opts *o)
             st = cove_agent_config_set(fields[i], pairs[i][0], &err);
     for (int i = 0; st == COVE_OK && i < o->n_roots; i++)
         st = cove_agent_config_add_root(cfg, o->roots[i], &err);
+    for (int i = 0; st == COVE_OK && i < o->n_plugins; i++)
+        st = cove_agent_config_add_plugin(cfg, o->plugins[i], &err);
+    if (st == COVE_OK && o->trust)
+        st = cove_agent_config_set(&cfg->trusted_keys, o->trust, &err);
     const char *key = o->key ? o->key : getenv("COVE_REMOTE_KEY");
     if (st == COVE_OK && key && cfg->remote_url)
         st = cove_agent_config_set(&cfg->remote_key, key, &err);
@@ -171,7 +192,14 @@ static int build_config(struct cove_agent_config *cfg, const ask_opts *o)
     }
     if (o->max_steps)
         cfg->max_steps = (int32_t)o->max_steps;
-    return st == COVE_OK ? 0 : cli_fail(CMD, "%s", cove_error_msg(&err));
+    if (st != COVE_OK)
+        return cli_fail(CMD, "%s", cove_error_msg(&err));
+    if (o->accept_weak)
+        cfg->accept_weak_sandbox = 1;
+    cove_cli_log_sandbox(cfg->accept_weak_sandbox);
+    if (!cfg->remote_url && cove_cli_check_signed(CMD, cfg->model) != COVE_EXIT_OK)
+        return COVE_EXIT_ERROR;
+    return cove_cli_check_signed(CMD, cfg->embed_model) != COVE_EXIT_OK ? COVE_EXIT_ERROR : 0;
 }
 
 /* --trace: one JSON object per step. */

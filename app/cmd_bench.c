@@ -328,6 +328,8 @@ int cove_cmd_bench(int argc, char **argv)
     int rc = parse_args(&o, argc, argv);
     if (rc >= 0)
         return rc;
+    if (cove_cli_check_signed(CMD, o.model) != COVE_EXIT_OK)
+        return COVE_EXIT_ERROR;
     if (cove_model_load(o.model, cove_model_default_params(), &m, &err) != COVE_OK)
         return cli_fail(CMD, "%s: %s", o.model, cove_error_msg(&err));
     long n_toks = o.p > o.n ? o.p : o.n;

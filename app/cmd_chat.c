@@ -218,6 +218,8 @@ static int load_template(chat *c, const char *path)
 static int chat_setup(chat *c, const chat_opts *o, const char *path)
 {
     cove_error err = {0};
+    if (cove_cli_check_signed(CMD, path) != COVE_EXIT_OK)
+        return COVE_EXIT_ERROR;
     if (cove_model_load(path, cove_model_default_params(), &c->model, &err) != COVE_OK)
         return cli_fail(CMD, "%s: %s", path, cove_error_msg(&err));
     cove_context_params cp = cove_context_default_params();

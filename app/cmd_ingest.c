@@ -31,7 +31,8 @@ typedef struct ingest_opts {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: cove ingest --kb FILE.db [-m MODEL] [--chunk-tokens N] [--overlap N]\n"
-               "                   [--int8] [--max-file-bytes N] [-t THREADS] [-q] PATH...\n\n"
+               "                   [--int8] [--max-file-bytes N] [--accept-weak-sandbox] [-t THREADS]\n"
+               "                   [-q] PATH...\n\n"
                "Adds the .txt, .md, .csv, .html and .pdf files under each PATH to the knowledge\n"
                "base FILE.db (created when missing). Files already stored with the same content\n"
                "are left alone; changed files are replaced; stored files under PATH that are gone\n"
@@ -43,6 +44,11 @@ static void usage(FILE *f)
                "  --overlap N         tokens repeated when a long passage is cut (default 64)\n"
                "  --int8              a new store keeps int8 vectors (default f32)\n"
                "  --max-file-bytes N  skip larger files (default 64 MiB)\n"
+               "  --accept-weak-sandbox\n"
+               "                      run pdftotext even on a kernel without Landlock (its file\n"
+               "                      access is then not confined); by default PDFs are skipped\n"
+               "                      there. pdftotext always runs in a child with seccomp,\n"
+               "                      rlimits, no network and the document on stdin\n"
                "  -t THREADS          embedding threads (default: all cores)\n"
                "  -q                  no progress bar\n\n"
                "Prints 'ingested: N new, N changed, N removed, N unchanged, N skipped'.\n"
@@ -66,6 +72,8 @@ static int parse_args(int argc, char **argv, ingest_opts *o)
             o->model = argv[++i];
         } else if (strcmp(a, "--int8") == 0) {
             o->kp.vec_format = COVE_KB_VEC_INT8;
+        } else if (strcmp(a, "--accept-weak-sandbox") == 0) {
+            o->ip.sandbox_accept_weak = 1;
         } else if (strcmp(a, "-q") == 0) {
             o->quiet = 1;
         } else if (strcmp(a, "--chunk-tokens") == 0 && val) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/agent.h"
 #include "audit/audit.h"
 #include "base/limits.h"
 #include "catalogue.h"
@@ -37,6 +38,7 @@ static void usage(void)
            "                  [--api-key-file F] [--parallel N] [--ctx N] [-t THREADS]\n"
            "                  [--queue N] [--tenant-limit N] [--max-tokens N]\n"
            "                  [--no-prefix-cache] [--drain-timeout S] [--audit FILE]\n"
+           "                  [--accept-weak-sandbox] [--require-signed KEYS]\n"
            "                  [--agent NAME=CONFIG.json]... [--kb DB] [--root DIR]...\n\n"
            "Serves a model over HTTP: POST /completion (llama.cpp), POST /v1/completions,\n"
            "/v1/chat/completions and /v1/embeddings (OpenAI), GET /v1/models, /health and\n"
@@ -56,6 +58,9 @@ static void usage(void)
            "  --tenant-limit N   requests one tenant may run at once (default %d; 429 beyond)\n"
            "  --max-tokens N     most tokens one request may generate (default %d)\n"
            "  --no-prefix-cache  compute every prompt in full\n"
+           "  --accept-weak-sandbox  agents' file tools and plugins run even where the\n"
+           "                  kernel has no Landlock (file access then not confined)\n"
+           "  --require-signed KEYS  load only models whose manifest a trusted key signed\n"
            "  --drain-timeout S  seconds SIGTERM waits for running requests (default %d)\n"
            "  --audit FILE       append every request, output, tool call and agent run to\n"
            "                     this audit log (default: $COVE_AUDIT_LOG; key:\n"
@@ -146,6 +151,10 @@ static int parse_args(serve_opts *o, int argc, char **argv)
             usage();
             return COVE_EXIT_OK;
         }
+        if (strcmp(a, "--accept-weak-sandbox") == 0) {
+            o->p.agent_accept_weak_sandbox = 1;
+            continue;
+        }
         if (strcmp(a, "--no-prefix-cache") == 0) {
             o->p.prefix_cache = 0;
             continue;
@@ -202,6 +211,29 @@ static int serve(serve_opts *o)
     return COVE_EXIT_OK;
 }
 
+/* --require-signed: the model, the embedder and every agent's model must be signed. */
+static int check_models(const serve_opts *o)
+{
+    int rc = cove_cli_check_signed(CMD, o->p.model_path);
+    if (rc == COVE_EXIT_OK)
+        rc = cove_cli_check_signed(CMD, o->p.embed_model_path);
+    for (size_t i = 0; rc == COVE_EXIT_OK && i < o->p.n_agents; i++) {
+        if (!o->agent_configs[i])
+            continue;
+        struct cove_agent_config cfg;
+        cove_agent_config_init(&cfg);
+        cove_error err = {0};
+        if (cove_agent_config_load(&cfg, o->agent_configs[i], &err) != COVE_OK)
+            rc = cli_fail(CMD, "%s", cove_error_msg(&err));
+        if (rc == COVE_EXIT_OK && !cfg.remote_url)
+            rc = cove_cli_check_signed(CMD, cfg.model);
+        if (rc == COVE_EXIT_OK)
+            rc = cove_cli_check_signed(CMD, cfg.embed_model);
+        cove_agent_config_release(&cfg);
+    }
+    return rc;
+}
+
 int cove_cmd_serve(int argc, char **argv)
 {
     serve_opts o;
@@ -216,5 +248,8 @@ int cove_cmd_serve(int argc, char **argv)
             return cli_fail(CMD, "%s", cove_error_msg(&err));
         o.p.model_path = path;
     }
+    if ((rc = check_models(&o)) != COVE_EXIT_OK)
+        return rc;
+    cove_cli_log_sandbox(o.p.agent_accept_weak_sandbox);
     return serve(&o);
 }

@@ -106,6 +106,8 @@ int cove_cmd_tokenize(int argc, char **argv)
     mp.vocab_only = 1;
     cove_model *m = NULL;
     cove_error err = {0};
+    if (cove_cli_check_signed(CMD, model) != COVE_EXIT_OK)
+        return COVE_EXIT_ERROR;
     if (cove_model_load(model, mp, &m, &err) != COVE_OK)
         return cli_fail(CMD, "%s: %s", model, cove_error_msg(&err));
     char *data = NULL;

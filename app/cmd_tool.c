@@ -21,15 +21,18 @@
 
 typedef struct tool_opts {
     const char *name, *args, *kb, *embed, *devices, *sessions, *session, *audit;
+    const char *trust;
     const char *roots[COVE_AGENT_MAX_ROOTS];
-    int n_roots, list;
+    const char *plugins[COVE_AGENT_MAX_PLUGINS];
+    int n_roots, n_plugins, list, accept_weak;
 } tool_opts;
 
 static void usage(void)
 {
     printf("usage: cove tool NAME JSON_ARGS [--root DIR]... [--kb DB] [--embed MODEL]\n"
            "                 [--devices DB] [--sessions DB --session ID] [--audit FILE]\n"
-           "       cove tool --list\n\n"
+           "                 [--plugin MANIFEST... --trust KEYS] [--accept-weak-sandbox]\n"
+           "       cove tool --list [--plugin MANIFEST... --trust KEYS]\n\n"
            "Runs one agent tool exactly as an agent does (argument validation against the\n"
            "tool's schema, its limits, the sandboxed file access) and prints the observation\n"
            "the model would see.\n\n"
@@ -39,6 +42,10 @@ static void usage(void)
            "  --devices DB    the device table of device_control (SQLite)\n"
            "  --sessions DB   session store of write_note, with --session ID\n"
            "  --audit FILE    append the call and its result to this audit log\n"
+           "  --plugin MANIFEST  add the tool of a signed plugin (repeatable; docs/plugins.md)\n"
+           "  --trust KEYS    key file or directory of *.pub files that may sign plugins\n"
+           "  --accept-weak-sandbox  run file tools and plugins even where the kernel has no\n"
+           "                  Landlock (their file access is then not confined)\n"
            "  --list          list the tools with their schemas\n\n"
            "Exit status: 0 the call succeeded, 1 it failed (the observation says why),\n"
            "2 bad usage.\n");
@@ -47,10 +54,10 @@ static void usage(void)
 static int parse_args(tool_opts *o, int argc, char **argv)
 {
     static const char *const opts[] = {"--kb", "--embed", "--devices", "--sessions", "--session",
-                                       "--audit"};
+                                       "--audit", "--trust"};
     memset(o, 0, sizeof *o);
     const char **fields[] = {&o->kb, &o->embed, &o->devices, &o->sessions, &o->session,
-                             &o->audit};
+                             &o->audit, &o->trust};
     int pos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -58,8 +65,8 @@ static int parse_args(tool_opts *o, int argc, char **argv)
             usage();
             return COVE_EXIT_OK;
         }
-        if (strcmp(a, "--list") == 0) {
-            o->list = 1;
+        if (strcmp(a, "--list") == 0 || strcmp(a, "--accept-weak-sandbox") == 0) {
+            *(a[2] == 'l' ? &o->list : &o->accept_weak) = 1;
             continue;
         }
         if (a[0] != '-' || a[1] == '\0') {
@@ -78,6 +85,12 @@ static int parse_args(tool_opts *o, int argc, char **argv)
             if (o->n_roots >= COVE_AGENT_MAX_ROOTS)
                 return cli_usage_error(CMD, "at most %d --root", COVE_AGENT_MAX_ROOTS);
             o->roots[o->n_roots++] = argv[++i];
+            continue;
+        }
+        if (strcmp(a, "--plugin") == 0) {
+            if (o->n_plugins >= COVE_AGENT_MAX_PLUGINS)
+                return cli_usage_error(CMD, "at most %d --plugin", COVE_AGENT_MAX_PLUGINS);
+            o->plugins[o->n_plugins++] = argv[++i];
             continue;
         }
         size_t k = 0;
@@ -134,6 +147,8 @@ static cove_status open_world(tool_world *w, const tool_opts *o, cove_error *err
         kp.read_only = 1;
         st = cove_kb_open(o->kb, kp, &w->kb, err);
     }
+    if (st == COVE_OK && o->embed && cove_cli_check_signed(CMD, o->embed) != COVE_EXIT_OK)
+        st = cove_error_set(err, COVE_ERR_PERMISSION, "%s: not signed by a trusted key", o->embed);
     if (st == COVE_OK && o->embed) {
         st = cove_model_load(o->embed, cove_model_default_params(), &w->emodel, err);
         cove_embed_params ep = cove_embed_default_params();
@@ -153,6 +168,7 @@ static cove_status open_world(tool_world *w, const tool_opts *o, cove_error *err
     w->env.memory = w->mem;
     w->env.session_id = w->mem ? w->sid : NULL;
     w->env.devices_path = o->devices;
+    w->env.sandbox_accept_weak = o->accept_weak;
     return st;
 }
 
@@ -181,15 +197,23 @@ int cove_cmd_tool(int argc, char **argv)
     if (rc >= 0)
         return rc;
     cove_error err = {0};
+    cove_cli_log_sandbox(o.accept_weak);
     cove_agent_registry *reg = NULL;
+    cove_agent_plugins *plugins = NULL;
     if (cove_agent_registry_create(&reg, &err) != COVE_OK ||
-        cove_agent_registry_add_builtins(reg, NULL, 0, &err) != COVE_OK) {
+        cove_agent_registry_add_builtins(reg, NULL, 0, &err) != COVE_OK ||
+        (o.n_plugins > 0 &&
+         cove_agent_plugins_load(o.plugins, (size_t)o.n_plugins, o.trust, NULL, &plugins,
+                                 &err) != COVE_OK) ||
+        cove_agent_plugins_register(plugins, reg, &err) != COVE_OK) {
         cove_agent_registry_free(reg);
+        cove_agent_plugins_free(plugins);
         return cli_fail(CMD, "%s", cove_error_msg(&err));
     }
     if (o.list) {
         rc = list_tools(reg);
         cove_agent_registry_free(reg);
+        cove_agent_plugins_free(plugins);
         return rc;
     }
     tool_world w = {0};
@@ -209,5 +233,6 @@ int cove_cmd_tool(int argc, char **argv)
     cove_agent_obs_release(&obs);
     tool_world_free(&w);
     cove_agent_registry_free(reg);
+    cove_agent_plugins_free(plugins);
     return rc;
 }

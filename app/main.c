@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "cli.h"
+#include "sandbox/sandbox.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -63,7 +64,10 @@ static void print_overview(FILE *f)
                "  COVE_LOG_FORMAT  plain | json\n"
                "  COVE_CPU_DISABLE CPU features to leave unused, e.g. avx512,avx2\n"
                "  COVE_AUDIT_LOG   audit log of commands that take --audit FILE\n"
-               "  COVE_AUDIT_KEY   secret key file signing the audit log's checkpoints\n");
+               "  COVE_AUDIT_KEY   secret key file signing the audit log's checkpoints\n"
+               "  COVE_REQUIRE_SIGNED  trusted keys; models load only with a manifest signed\n"
+               "                   by one of them (also: --require-signed KEYS after any\n"
+               "                   command that loads a model)\n");
 }
 
 static int cmd_help(int argc, char **argv)
@@ -99,6 +103,10 @@ static int cmd_version(int argc, char **argv)
     if (argc > 1)
         return cli_usage_error("version", "takes no arguments");
     printf("cove %s\n", COVE_VERSION);
+    struct cove_sandbox_caps caps;
+    char line[256];
+    cove_sandbox_probe(&caps);
+    printf("sandbox: %s\n", cove_sandbox_caps_describe(&caps, line, sizeof line));
     return COVE_EXIT_OK;
 }
 
@@ -175,11 +183,17 @@ int main(int argc, char **argv)
         return cmd_help(1, argv);
     if (strcmp(argv[1], "--version") == 0)
         return cmd_version(1, argv + 1);
+    if (strcmp(argv[1], "plugin-host") == 0) /* started by cove inside the sandbox */
+        return cove_cmd_plugin_host(argc - 1, argv + 1);
     const cove_cmd *c = find_cmd(argv[1]);
     if (!c) {
         fprintf(stderr, "cove: unknown command '%s'\n\n", argv[1]);
         print_overview(stderr);
         return COVE_EXIT_USAGE;
     }
-    return c->run(argc - 1, argv + 1);
+    int sub_argc = argc - 1;
+    int rc = cove_cli_take_trust_args(&sub_argc, argv + 1);
+    if (rc >= 0)
+        return rc;
+    return c->run(sub_argc, argv + 1);
 }

@@ -2,6 +2,7 @@
  * bench/bench_kb.c - knowledge base speed: ingestion and vector search.
  *
  *     bench_kb [--sizes N,N,...] [--hnsw-max N] [--threads T] [--queries Q] [--no-ingest]
+ *              [--m M] [--efc N] [--ef N]
  *
  * Ingestion: tests/kb/data/docs (txt, md, csv, html, pdf) into a fresh store with the
  * default embedding model ($COVE_MODELS or ~/.cache/cove/models), 64-token chunks;
@@ -11,11 +12,17 @@
  * centres (clustered like sentence embeddings), queries = stored vectors plus noise.
  * "exact" is the int8 scan with f32 re-ranking on T threads (default 2); "exact int8" the
  * scan alone (an int8 store). "hnsw" is the approximate index (m 16, ef_construction 100,
- * ef_search 64 unless told) built on one thread; recall@10 is against the exact f32 top 10.
+ * ef_search 64 unless told by --m, --efc, --ef) built on T threads; recall@10 is against
+ * the exact top 10, as is "int8 recall", that of the int8 scan alone. The exact search's
+ * own recall@10 against brute force over the f32 vectors is given for the first 50
+ * queries. "+1% / -1%" times inserting 1% more vectors into the built graph and then
+ * removing 1% of its nodes (the incremental path of the store).
  * Sizes above --hnsw-max (default 1000000) skip the index. Latencies are "median / best"
  * over Q queries (default 50), and the process CPU time per query (all threads together):
  * on a loaded machine the best and cpu / threads show the uncontended speed.
- * The build time is given as wall and process CPU seconds. Prints markdown tables.
+ * The build time is given as wall and process CPU seconds. Each row ends with the 1-minute
+ * load average when it was printed (other processes share the cores). Prints markdown
+ * tables.
  */
 #include <math.h>
 #include <stdio.h>
@@ -133,13 +140,71 @@ static void bench_ingest(int threads)
 }
 
 typedef struct search_row {
-    double exact_ms[3], exact8_ms[3], build_s, build_cpu_s, hnsw_ms[2], recall;
+    double exact_ms[3], exact8_ms[3], build_s, build_cpu_s, hnsw_ms[2], recall, recall8;
+    double recall_f32, insert_s, remove_s;
+    const float *centres;
 } search_row;
+
+
+static cove_kb_hnsw_params hnsw_params; /* set once in main */
+
+static double load1(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+/* Share of the truth's K ids (per query) that got[] holds. */
+static double recall_of(const size_t *got, const size_t *truth, int nq)
+{
+    int found = 0;
+    for (int i = 0; i < nq; i++)
+        for (int a = 0; a < K; a++)
+            for (int b = 0; b < K; b++)
+                found += got[(size_t)i * K + a] == truth[(size_t)i * K + b];
+    return (double)found / (nq * K);
+}
+
+/*
+ * Recall@10 of the exact search (ids: K a query) against brute force on the f32 vectors
+ * for the first nq queries: one pass over the set, every query at each vector.
+ */
+static double recall_vs_f32(const cove_kb_vindex *vf, const float *qs, int nq, const size_t *ids)
+{
+    size_t n = cove_kb_vindex_size(vf), *best = cove_malloc((size_t)nq * K * sizeof *best);
+    float *bs = cove_malloc((size_t)nq * K * sizeof *bs);
+    for (size_t i = 0; i < (size_t)nq * K; i++)
+        bs[i] = -1e30f;
+    for (size_t i = 0; i < n; i++)
+        for (int t = 0; t < nq; t++) {
+            float d = cove_kb_vindex_dot(vf, qs + (size_t)t * DIM, i), *s = bs + (size_t)t * K;
+            size_t *b = best + (size_t)t * K;
+            if (d <= s[K - 1])
+                continue;
+            int j = K - 1;
+            for (; j > 0 && s[j - 1] < d; j--) {
+                s[j] = s[j - 1];
+                b[j] = b[j - 1];
+            }
+            s[j] = d;
+            b[j] = i;
+        }
+    double r = recall_of(ids, best, nq);
+    cove_free(best);
+    cove_free(bs);
+    return r;
+}
 
 
 /* Median and best latency of exact search; fills truth (K ids a query) if given. */
 static void time_exact(cove_kb_vindex *vi, cove_pool *pool, const float *qs, int nq,
-                       size_t *truth, double out[3])
+                       size_t *ids, double out[3])
 {
     double *t = cove_malloc((size_t)nq * sizeof *t);
     size_t idx[K];
@@ -150,8 +215,8 @@ static void time_exact(cove_kb_vindex *vi, cove_pool *pool, const float *qs, int
         double t0 = now_s();
         cove_kb_vindex_search(vi, pool, qs + (size_t)i * DIM, K, NULL, NULL, idx, sc, &n);
         t[i] = (now_s() - t0) * 1e3;
-        if (truth)
-            memcpy(truth + (size_t)i * K, idx, sizeof idx);
+        for (int a = 0; a < K; a++)
+            ids[(size_t)i * K + a] = a < n ? idx[a] : (size_t)-1;
     }
     out[2] = (cpu_s() - c0) * 1e3 / nq;
     out[0] = median(t, nq);
@@ -159,12 +224,38 @@ static void time_exact(cove_kb_vindex *vi, cove_pool *pool, const float *qs, int
     cove_free(t);
 }
 
-static void time_hnsw(cove_kb_vindex *vi, const float *qs, int nq, const size_t *truth,
-                      search_row *row)
+/* Time inserting 1% more vectors (near the same centres) into h, then removing 1%. */
+static void time_update(cove_kb_hnsw *h, cove_kb_vindex *vi, cove_pool *pool,
+                        const float *centres, search_row *row)
+{
+    size_t n = cove_kb_vindex_size(vi), extra = n / 100 ? n / 100 : 1;
+    float v[DIM];
+    for (size_t i = 0; i < extra; i++) {
+        unit_near(centres + (size_t)((i * 104729) % 1000) * DIM, 0.12f, v);
+        cove_kb_vindex_add(vi, (int64_t)(n + i), v);
+    }
+    double t0 = now_s();
+    if (cove_kb_hnsw_extend(h, vi, pool) != COVE_OK)
+        fprintf(stderr, "bench_kb: hnsw insert failed\n");
+    row->insert_s = now_s() - t0;
+    size_t *gone = cove_malloc(extra * sizeof *gone);
+    for (size_t i = 0; i < extra; i++) {
+        gone[i] = (i * 7919 + 13) % n; /* distinct: 7919 is prime to n / 100 steps */
+        cove_kb_vindex_remove(vi, gone[i]);
+    }
+    t0 = now_s();
+    if (cove_kb_hnsw_remove(h, vi, gone, extra, pool) != COVE_OK)
+        fprintf(stderr, "bench_kb: hnsw remove failed\n");
+    row->remove_s = now_s() - t0;
+    cove_free(gone);
+}
+
+static void time_hnsw(cove_kb_vindex *vi, cove_pool *pool, const float *qs, int nq,
+                      const size_t *truth, search_row *row)
 {
     cove_kb_hnsw *h = NULL;
     double t0 = now_s(), c0 = cpu_s();
-    if (cove_kb_hnsw_build(vi, cove_kb_hnsw_default_params(), NULL, &h) != COVE_OK) {
+    if (cove_kb_hnsw_build(vi, hnsw_params, pool, &h) != COVE_OK) {
         fprintf(stderr, "bench_kb: hnsw build failed\n");
         return;
     }
@@ -187,6 +278,8 @@ static void time_hnsw(cove_kb_vindex *vi, const float *qs, int nq, const size_t 
     row->hnsw_ms[1] = t[0];
     row->recall = (double)found / (nq * K);
     cove_free(t);
+    if (row->centres) /* only after the searches: it changes the set */
+        time_update(h, vi, pool, row->centres, row);
     cove_kb_hnsw_free(h);
 }
 
@@ -195,6 +288,7 @@ static void bench_size(size_t n, int threads, int nq, size_t hnsw_max)
     float *centres = cove_malloc(1000 * DIM * sizeof(float)), v[DIM];
     float *qs = cove_malloc((size_t)nq * DIM * sizeof(float));
     size_t *truth = cove_malloc((size_t)nq * K * sizeof(size_t));
+    size_t *got = cove_malloc((size_t)nq * K * sizeof(size_t));
     cove_kb_vindex *vf = NULL, *v8 = NULL;
     cove_pool *pool = NULL;
     cove_kb_vindex_create(DIM, n, 1, &vf);
@@ -210,17 +304,23 @@ static void bench_size(size_t n, int threads, int nq, size_t hnsw_max)
             unit_near(centres + (size_t)((i * 31 + 7) % 1000) * DIM, 0.12f, qs + i * DIM);
     }
     search_row row = {0};
+    row.centres = centres;
     time_exact(vf, pool, qs, nq, truth, row.exact_ms);
-    time_exact(v8, pool, qs, nq, NULL, row.exact8_ms);
+    row.recall_f32 = recall_vs_f32(vf, qs, nq < 50 ? nq : 50, truth);
+    time_exact(v8, pool, qs, nq, got, row.exact8_ms);
+    row.recall8 = recall_of(got, truth, nq);
     if (n <= hnsw_max)
-        time_hnsw(vf, qs, nq, truth, &row);
-    printf("| %zu | %.2f / %.2f / %.2f | %.2f / %.2f / %.2f |", n, row.exact_ms[0],
-           row.exact_ms[1], row.exact_ms[2], row.exact8_ms[0], row.exact8_ms[1], row.exact8_ms[2]);
+        time_hnsw(vf, pool, qs, nq, truth, &row);
+    printf("| %zu | %.2f / %.2f / %.2f | %.3f | %.2f / %.2f / %.2f | %.3f |", n,
+           row.exact_ms[0], row.exact_ms[1], row.exact_ms[2], row.recall_f32, row.exact8_ms[0],
+           row.exact8_ms[1], row.exact8_ms[2], row.recall8);
     if (n <= hnsw_max)
-        printf(" %.1f / %.1f | %.3f / %.3f | %.3f |\n", row.build_s, row.build_cpu_s,
-               row.hnsw_ms[0], row.hnsw_ms[1], row.recall);
+        printf(" %.1f / %.1f | %.3f / %.3f | %.3f | %.2f / %.2f |", row.build_s,
+               row.build_cpu_s, row.hnsw_ms[0], row.hnsw_ms[1], row.recall, row.insert_s,
+               row.remove_s);
     else
-        printf(" - | - | - |\n");
+        printf(" - | - | - | - |");
+    printf(" %.2f |\n", load1());
     fflush(stdout);
     cove_pool_free(pool);
     cove_kb_vindex_free(vf);
@@ -228,12 +328,14 @@ static void bench_size(size_t n, int threads, int nq, size_t hnsw_max)
     cove_free(centres);
     cove_free(qs);
     cove_free(truth);
+    cove_free(got);
 }
 
 int main(int argc, char **argv)
 {
     size_t sizes[16] = {10000, 100000, 1000000}, hnsw_max = 1000000;
     int n_sizes = 3, threads = 2, nq = 50, ingest = 1;
+    hnsw_params = cove_kb_hnsw_default_params();
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
             n_sizes = 0;
@@ -245,11 +347,17 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--queries") == 0 && i + 1 < argc) {
             nq = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--m") == 0 && i + 1 < argc) {
+            hnsw_params.m = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--efc") == 0 && i + 1 < argc) {
+            hnsw_params.ef_construction = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--ef") == 0 && i + 1 < argc) {
+            hnsw_params.ef_search = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--no-ingest") == 0) {
             ingest = 0;
         } else {
             fprintf(stderr, "usage: bench_kb [--sizes N,N,...] [--hnsw-max N] [--threads T] "
-                            "[--queries Q] [--no-ingest]\n");
+                            "[--queries Q] [--no-ingest] [--m M] [--efc N] [--ef N]\n");
             return 2;
         }
     }
@@ -258,8 +366,11 @@ int main(int argc, char **argv)
     if (ingest)
         bench_ingest(threads);
     printf("| vectors (384-d) | exact ms, int8 scan + f32 re-rank, %d threads "
-           "(median / best / cpu per query) | exact int8 ms (median / best / cpu) | hnsw build s, 1 thread (wall / cpu) "
-           "| hnsw ms (median / best) | hnsw recall@10 |\n|---|---|---|---|---|---|\n", threads);
+           "(median / best / cpu per query) | exact recall@10 vs f32 brute force "
+           "| exact int8 ms (median / best / cpu) | int8 recall@10 vs exact "
+           "| hnsw build s, %d threads (wall / cpu) | hnsw ms (median / best) "
+           "| hnsw recall@10 vs exact | hnsw +1%% insert / -1%% remove s (wall) "
+           "| load (1 min) |\n|---|---|---|---|---|---|---|---|---|---|\n", threads, threads);
     for (int i = 0; i < n_sizes; i++)
         bench_size(sizes[i], threads, nq, hnsw_max);
     return 0;

@@ -11,21 +11,53 @@
 static const char *const default_instructions =
     "You are a careful assistant that answers the user's request with tools. Each turn you "
     "write exactly one JSON object and nothing else.\n"
-    "To use a tool: {\"thought\": \"why\", \"action\": \"TOOL\", \"arguments\": {...}}\n"
-    "To answer: {\"thought\": \"why\", \"action\": \"final_answer\", \"answer\": \"...\", "
+    "To use a tool: {\"action\": \"TOOL\", \"thought\": \"why\", \"arguments\": {...}}\n"
+    "To answer: {\"action\": \"final_answer\", \"thought\": \"why\", \"answer\": \"...\", "
     "\"citations\": [\"ID\", ...]}\n"
     "If something you need is missing, use the action \"ask_user\" with {\"question\": "
     "\"...\"}.\n"
-    "Cite the ids shown in the observations (kb:... or file:...) that support the answer. "
-    "Answer only from what the tools returned. As soon as an observation answers the "
-    "request, give the final_answer.\n\n"
-    "Example:\n"
+    "Pick the tool whose description fits the request. Cite the ids shown in the "
+    "observations (kb:... or file:...) that support the answer. Answer only from what the "
+    "tools returned. As soon as an observation answers the request, give the final_answer.\n\n"
+    "Example of a whole run:\n"
     "Request: What is 12.5 times 4?\n"
-    "{\"thought\": \"This is arithmetic.\", \"action\": \"calculator\", \"arguments\": "
+    "{\"action\": \"calculator\", \"thought\": \"This is arithmetic.\", \"arguments\": "
     "{\"expression\": \"12.5*4\"}}\n"
     "Observation (calculator): 50\n"
-    "{\"thought\": \"The calculator gave the result.\", \"action\": \"final_answer\", "
+    "{\"action\": \"final_answer\", \"thought\": \"The calculator gave the result.\", "
     "\"answer\": \"12.5 times 4 is 50.\", \"citations\": []}";
+
+/* The tool list: name, description and argument schema of each tool. */
+static cove_status put_tools(cove_agent *a, struct cove_buf *b)
+{
+    cove_status st = cove_buf_append_str(b, "\n\nTools:\n");
+    for (size_t i = 0; st == COVE_OK && i < cove_agent_registry_count(a->reg); i++) {
+        const struct cove_agent_tool_def *d = cove_agent_registry_get(a->reg, i);
+        st = cove_buf_appendf(b, "- %s: %s Arguments: %s\n", d->name, d->description, d->schema);
+    }
+    return st;
+}
+
+/* One first step per tool that has an example ("REQUEST -> ARGUMENTS"), written as the
+ * plan the model should write for that request. */
+static cove_status put_examples(cove_agent *a, struct cove_buf *b)
+{
+    cove_status st = COVE_OK;
+    int any = 0;
+    for (size_t i = 0; st == COVE_OK && i < cove_agent_registry_count(a->reg); i++) {
+        const struct cove_agent_tool_def *d = cove_agent_registry_get(a->reg, i);
+        const char *arrow = d->example ? strstr(d->example, " -> ") : NULL;
+        if (!arrow)
+            continue;
+        if (!any++)
+            st = cove_buf_append_str(b, "\nFirst steps for other requests:\n");
+        if (st == COVE_OK)
+            st = cove_buf_appendf(b, "Request: %.*s\n{\"action\": \"%s\", \"thought\": \"\", "
+                                  "\"arguments\": %s}\n", (int)(arrow - d->example), d->example,
+                                  d->name, arrow + 4);
+    }
+    return st;
+}
 
 cove_status agent_build_system(cove_agent *a, cove_error *err)
 {
@@ -34,13 +66,7 @@ cove_status agent_build_system(cove_agent *a, cove_error *err)
     cove_status st = cove_buf_append_str(&b, a->cfg.system_prompt ? a->cfg.system_prompt
                                                                   : default_instructions);
     if (st == COVE_OK)
-        st = cove_buf_append_str(&b, "\n\nTools:\n");
-    for (size_t i = 0; st == COVE_OK && i < cove_agent_registry_count(a->reg); i++) {
-        const struct cove_agent_tool_def *d = cove_agent_registry_get(a->reg, i);
-        st = cove_buf_appendf(&b, "- %s: %s Arguments: %s\n", d->name, d->description, d->schema);
-        if (st == COVE_OK && d->example)
-            st = cove_buf_appendf(&b, "  Example: %s\n", d->example);
-    }
+        st = put_tools(a, &b);
     if (st == COVE_OK && a->env.n_roots > 0) {
         st = cove_buf_append_str(&b, "Folders you may read:");
         for (int i = 0; st == COVE_OK && i < a->env.n_roots; i++)
@@ -48,6 +74,8 @@ cove_status agent_build_system(cove_agent *a, cove_error *err)
         if (st == COVE_OK)
             st = cove_buf_append_byte(&b, '\n');
     }
+    if (st == COVE_OK)
+        st = put_examples(a, &b);
     if (st != COVE_OK) {
         cove_buf_release(&b);
         return cove_error_set(err, st, "agent: the system prompt is too long");
@@ -94,6 +122,11 @@ static cove_status make_registry(cove_agent *a, cove_error *err)
     if (st == COVE_OK)
         st = cove_agent_registry_add_builtins(a->reg, (const char *const *)a->cfg.tools,
                                               a->cfg.n_tools, err);
+    if (st == COVE_OK && a->cfg.n_plugins > 0)
+        st = cove_agent_plugins_load((const char *const *)a->cfg.plugins, a->cfg.n_plugins,
+                                     a->cfg.trusted_keys, a->cfg.plugin_host, &a->plugins, err);
+    if (st == COVE_OK)
+        st = cove_agent_plugins_register(a->plugins, a->reg, err);
     for (size_t i = 0; st == COVE_OK && i < a->cfg.n_budgets; i++)
         st = cove_agent_registry_set_budget(a->reg, a->cfg.budgets[i].tool,
                                             a->cfg.budgets[i].max_calls, err);
@@ -127,6 +160,7 @@ static cove_status open_world(cove_agent *a, cove_error *err)
     a->env.embedder = a->embedder;
     a->env.memory = a->memory;
     a->env.devices_path = c->devices;
+    a->env.sandbox_accept_weak = c->accept_weak_sandbox;
     return st;
 }
 
@@ -182,6 +216,7 @@ void cove_agent_free(cove_agent *a)
         return;
     cove_agent_backend_free(a->backend);
     cove_agent_registry_free(a->reg);
+    cove_agent_plugins_free(a->plugins);
     cove_agent_env_release(&a->env);
     cove_kb_free(a->kb);
     cove_embedder_free(a->embedder);

@@ -78,6 +78,14 @@ struct cove_agent_config {
     uint64_t seed;        /* sampler seed; default 1 */
     int32_t n_ctx;        /* in-process context size; default 4096 */
     size_t prompt_budget; /* bytes of earlier session turns kept verbatim; default 6000 */
+    int accept_weak_sandbox; /* 1: file tools and plugins run even where the kernel has no
+                                Landlock (file access then unconfined); default 0: refused */
+    char *plugins[COVE_AGENT_MAX_PLUGINS]; /* plugin manifest files (docs/plugins.md) */
+    size_t n_plugins;
+    char *trusted_keys;   /* key file or directory whose keys may sign plugins; required
+                             when plugins are given */
+    char *plugin_host;    /* program that runs shared-library plugins (`cove plugin-host`);
+                             NULL: this process's own executable */
 };
 
 void cove_agent_config_init(struct cove_agent_config *cfg);
@@ -99,6 +107,8 @@ cove_status cove_agent_config_add_tool(struct cove_agent_config *cfg, const char
                                        cove_error *err);
 cove_status cove_agent_config_add_root(struct cove_agent_config *cfg, const char *dir,
                                        cove_error *err);
+cove_status cove_agent_config_add_plugin(struct cove_agent_config *cfg, const char *manifest,
+                                         cove_error *err);
 
 /* ------------------------------------------------------------- running */
 

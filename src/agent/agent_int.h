@@ -90,6 +90,7 @@ struct cove_agent {
     struct cove_agent_config cfg; /* own copy of the strings */
     cove_agent_backend *backend;  /* owned */
     cove_agent_registry *reg;     /* owned */
+    cove_agent_plugins *plugins;  /* owned; entries of reg borrow from it */
     struct cove_agent_env env;    /* roots owned; the handles below borrowed from here */
     cove_kb *kb;                  /* owned */
     cove_model *embed_model;      /* owned */

@@ -33,11 +33,15 @@ void cove_agent_config_release(struct cove_agent_config *cfg)
         return;
     char **strs[] = {&cfg->name, &cfg->model, &cfg->remote_url, &cfg->remote_key,
                      &cfg->remote_model, &cfg->kb, &cfg->embed_model, &cfg->devices,
-                     &cfg->sessions, &cfg->system_prompt};
+                     &cfg->sessions, &cfg->system_prompt, &cfg->trusted_keys,
+                     &cfg->plugin_host};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         cove_free(*strs[i]);
         *strs[i] = NULL;
     }
+    for (size_t i = 0; i < cfg->n_plugins; i++)
+        cove_free(cfg->plugins[i]);
+    cfg->n_plugins = 0;
     for (size_t i = 0; i < cfg->n_tools; i++)
         cove_free(cfg->tools[i]);
     for (size_t i = 0; i < cfg->n_roots; i++)
@@ -81,14 +85,31 @@ cove_status cove_agent_config_add_root(struct cove_agent_config *cfg, const char
     return st;
 }
 
+cove_status cove_agent_config_add_plugin(struct cove_agent_config *cfg, const char *manifest,
+                                         cove_error *err)
+{
+    if (cfg->n_plugins >= COVE_AGENT_MAX_PLUGINS)
+        return cove_error_set(err, COVE_ERR_LIMIT, "config: more than %d plugins",
+                              COVE_AGENT_MAX_PLUGINS);
+    cfg->plugins[cfg->n_plugins] = NULL;
+    cove_status st = cove_agent_config_set(&cfg->plugins[cfg->n_plugins], manifest, err);
+    if (st == COVE_OK)
+        cfg->n_plugins++;
+    return st;
+}
+
 cove_status agent_config_copy(struct cove_agent_config *dst, const struct cove_agent_config *src,
                               cove_error *err)
 {
     *dst = *src;
     char **strs[] = {&dst->name, &dst->model, &dst->remote_url, &dst->remote_key,
                      &dst->remote_model, &dst->kb, &dst->embed_model, &dst->devices,
-                     &dst->sessions, &dst->system_prompt};
+                     &dst->sessions, &dst->system_prompt, &dst->trusted_keys,
+                     &dst->plugin_host};
     int bad = 0;
+    for (size_t i = 0; i < dst->n_plugins; i++)
+        if (!(dst->plugins[i] = cove_strdup(src->plugins[i])))
+            bad = 1;
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (*strs[i] && !(*strs[i] = cove_strdup(*strs[i])))
             bad = 1;
@@ -141,6 +162,13 @@ static cove_status load_list(struct cove_agent_config *cfg, const char *dir, con
             return st;
         if (strcmp(key, "tools") == 0) {
             st = cove_agent_config_add_tool(cfg, json_string_value(e), err);
+        } else if (strcmp(key, "plugins") == 0) {
+            if (cfg->n_plugins >= COVE_AGENT_MAX_PLUGINS)
+                return cove_error_set(err, COVE_ERR_LIMIT, "config: too many plugins");
+            cfg->plugins[cfg->n_plugins] = NULL;
+            st = set_path(&cfg->plugins[cfg->n_plugins], dir, json_string_value(e), err);
+            if (st == COVE_OK)
+                cfg->n_plugins++;
         } else {
             if (cfg->n_roots >= COVE_AGENT_MAX_ROOTS)
                 return cove_error_set(err, COVE_ERR_LIMIT, "config: too many roots");
@@ -199,15 +227,17 @@ static cove_status load_number(struct cove_agent_config *cfg, const char *k, jso
 static cove_status load_key(struct cove_agent_config *cfg, const char *dir, const char *k,
                             json_t *v, cove_error *err)
 {
-    static const char *const paths[] = {"model", "kb", "embed_model", "devices", "sessions"};
+    static const char *const paths[] = {"model", "kb", "embed_model", "devices", "sessions",
+                                        "trusted_keys", "plugin_host"};
     static const char *const strs[] = {"name", "remote_url", "remote_key", "remote_model",
-                                       "system_prompt"};
-    char **pf[] = {&cfg->model, &cfg->kb, &cfg->embed_model, &cfg->devices, &cfg->sessions};
+                                       "system_prompt", "", ""};
+    char **pf[] = {&cfg->model, &cfg->kb, &cfg->embed_model, &cfg->devices, &cfg->sessions,
+                   &cfg->trusted_keys, &cfg->plugin_host};
     char **sf[] = {&cfg->name, &cfg->remote_url, &cfg->remote_key, &cfg->remote_model,
-                   &cfg->system_prompt};
-    for (size_t i = 0; i < 5; i++) {
+                   &cfg->system_prompt, NULL, NULL};
+    for (size_t i = 0; i < 7; i++) {
         int is_path = strcmp(k, paths[i]) == 0;
-        if (!is_path && strcmp(k, strs[i]) != 0)
+        if (!is_path && (!sf[i] || strcmp(k, strs[i]) != 0))
             continue;
         cove_status st = want(v, JSON_STRING, k, err);
         if (st != COVE_OK)
@@ -215,13 +245,14 @@ static cove_status load_key(struct cove_agent_config *cfg, const char *dir, cons
         return is_path ? set_path(pf[i], dir, json_string_value(v), err)
                        : cove_agent_config_set(sf[i], json_string_value(v), err);
     }
-    if (strcmp(k, "tools") == 0 || strcmp(k, "roots") == 0)
+    if (strcmp(k, "tools") == 0 || strcmp(k, "roots") == 0 || strcmp(k, "plugins") == 0)
         return load_list(cfg, dir, k, v, err);
     if (strcmp(k, "budgets") == 0)
         return load_budgets(cfg, v, err);
-    int *flags[] = {&cfg->tool_first, &cfg->decompose, &cfg->grounding};
-    const char *fnames[] = {"tool_first", "decompose", "grounding"};
-    for (size_t i = 0; i < 3; i++)
+    int *flags[] = {&cfg->tool_first, &cfg->decompose, &cfg->grounding,
+                    &cfg->accept_weak_sandbox};
+    const char *fnames[] = {"tool_first", "decompose", "grounding", "accept_weak_sandbox"};
+    for (size_t i = 0; i < 4; i++)
         if (strcmp(k, fnames[i]) == 0) {
             cove_status st = want(v, JSON_TRUE, k, err);
             *flags[i] = json_is_true(v);

@@ -358,17 +358,31 @@ static cove_status on_ask(struct run *r, struct agent_plan *p, struct cove_agent
 }
 
 /*
- * Choosing the action by likelihood (backends that can score text): the thought is
- * written first under a small grammar that ends at `"action":"`; then each allowed action
- * name is scored as its continuation (mean log-probability of its tokens) minus the score
- * the same name gets after a request that asks nothing (calibration: a small model
- * otherwise prefers the names that are likely anywhere), and the best is taken; then the
- * rest of the plan is generated under the full grammar after that prefix. Greedy
- * sampling would pick by the first token alone.
+ * Choosing the action by likelihood (backends that can score text): the plan starts with
+ * its action, so each allowed action name is scored as the continuation of `{"action":"`
+ * (mean log-probability of its tokens) minus the score the same name gets after a request
+ * that asks nothing (calibration: a small model otherwise prefers the names that are
+ * likely anywhere), and the best is taken; then the rest of the plan is generated under
+ * the full grammar after that prefix. Greedy sampling would pick by the first token alone.
  */
-static const char *const thought_gbnf =
-    "root ::= \"{\\\"thought\\\":\\\"\" c{0,160} \"\\\",\\\"action\\\":\\\"\"\n"
-    "c ::= [a-zA-Z0-9 .,;:'?!()/-]\n";
+#define PLAN_START "{\"action\":\""
+
+/* Score opts after the conversation and prefix of g. The conversation is decoded first
+ * (a generation of no tokens), so the scores see it whatever the backend's cache held. */
+static cove_status score_after(cove_agent_backend *b, const struct cove_agent_gen *g,
+                               const char *const *opts, size_t n, double *scores,
+                               cove_error *err)
+{
+    struct cove_agent_gen feed = *g;
+    feed.grammar = NULL;
+    feed.json_schema = NULL;
+    feed.max_tokens = 0;
+    struct cove_buf scratch;
+    cove_buf_init(&scratch, COVE_AGENT_MAX_PLAN);
+    cove_status st = cove_agent_backend_generate(b, &feed, &scratch, err);
+    cove_buf_release(&scratch);
+    return st == COVE_OK ? cove_agent_backend_score(b, g, opts, n, scores, err) : st;
+}
 
 /* The calibration score of each option (computed once per agent and name). */
 static cove_status baselines(struct run *r, const char *const *opts, size_t n, double *base,
@@ -378,7 +392,7 @@ static cove_status baselines(struct run *r, const char *const *opts, size_t n, d
     struct cove_chat_message msgs[2] = {{.role = COVE_CHAT_SYSTEM, .content = a->system},
                                         {.role = COVE_CHAT_USER, .content = "Request: none"}};
     struct cove_agent_gen g = {.msgs = msgs, .n_msgs = 2,
-                               .prefix = "{\"thought\":\"\",\"action\":\"", .max_tokens = 16};
+                               .prefix = PLAN_START, .max_tokens = 16};
     for (size_t i = 0; i < n; i++) {
         size_t k = 0;
         while (k < a->n_base && strcmp(a->base_name[k], opts[i]) != 0)
@@ -386,8 +400,7 @@ static cove_status baselines(struct run *r, const char *const *opts, size_t n, d
         if (k == a->n_base) {
             if (k >= COVE_AGENT_MAX_TOOLS + 2)
                 return cove_error_set(err, COVE_ERR_LIMIT, "agent: too many actions");
-            cove_status st = cove_agent_backend_score(a->backend, &g, &opts[i], 1,
-                                                      &a->base_score[k], err);
+            cove_status st = score_after(a->backend, &g, &opts[i], 1, &a->base_score[k], err);
             if (st != COVE_OK)
                 return st;
             cove_str_copy(a->base_name[k], sizeof a->base_name[k], opts[i]);
@@ -415,20 +428,20 @@ static cove_status choose_action(struct run *r, const struct agent_plan_spec *sp
         snprintf(names[n++], sizeof names[0], "%s\"", COVE_AGENT_ASK);
     for (size_t i = 0; i < n; i++)
         opts[i] = names[i];
-    struct cove_agent_gen g = {.msgs = r->msgs, .n_msgs = r->n_msgs, .grammar = thought_gbnf,
-                               .max_tokens = r->a->cfg.max_tokens,
-                               .temperature = r->a->cfg.temperature, .seed = r->a->cfg.seed};
-    cove_status st = cove_agent_backend_generate(r->a->backend, &g, prefix, err);
-    if (st == COVE_OK && n > 0) {
-        g.prefix = prefix->data ? prefix->data : "";
-        g.grammar = NULL;
-        st = cove_agent_backend_score(r->a->backend, &g, opts, n, score, err);
-    }
+    struct cove_agent_gen g = {.msgs = r->msgs, .n_msgs = r->n_msgs, .prefix = PLAN_START,
+                               .max_tokens = r->a->cfg.max_tokens};
+    cove_status st = cove_buf_append_str(prefix, PLAN_START);
+    if (st == COVE_OK && n > 0)
+        st = score_after(r->a->backend, &g, opts, n, score, err);
     if (st == COVE_OK && n > 0)
         st = baselines(r, opts, n, base, err);
+    if (getenv("COVE_X_NOCAL")) for (size_t i = 0; i < n; i++) base[i] = 0; /* TMPDBG */
     for (size_t i = 1; st == COVE_OK && i < n; i++)
         if (score[i] - base[i] > score[best] - base[best])
             best = i;
+    for (size_t i = 0; st == COVE_OK && i < n; i++)
+        cove_log_debug("agent: step %d: action %s score %.3f base %.3f", (int)r->step,
+                       names[i], score[i], base[i]);
     if (st == COVE_OK && n > 0)
         st = cove_buf_append_str(prefix, opts[best]);
     return st;

@@ -2,11 +2,15 @@
  * agent/plan.c - the plan format: its JSON Schema, its grammar, and parsing a plan.
  *
  * A plan is one of
- *     {"thought": S, "action": TOOL, "arguments": {...TOOL's schema...}}
- *     {"thought": S, "action": "ask_user", "arguments": {"question": S}}
- *     {"thought": S, "action": "final_answer", "answer": S, "citations": [ID...]}
+ *     {"action": TOOL, "thought": S, "arguments": {...TOOL's schema...}}
+ *     {"action": "ask_user", "thought": S, "arguments": {"question": S}}
+ *     {"action": "final_answer", "thought": S, "answer": S, "citations": [ID...]}
  * The tool alternatives come from schema's tool-call builder (one object per tool with
  * its own argument schema); the final answer is one more alternative added here.
+ *
+ * The action comes first: the choice of the tool then depends on the request alone, not
+ * on a thought that a small model writes badly, and the thought (kept short) explains the
+ * choice before the arguments are written.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +19,7 @@
 #include "base/alloc.h"
 #include "schema/schema.h"
 
-#define THOUGHT_MAX 160
+#define THOUGHT_MAX 120
 #define ANSWER_MAX 600
 
 static const char *const ask_schema =
@@ -55,13 +59,13 @@ static json_t *final_schema(const struct agent_plan_spec *spec, int strict)
     /* strict: nothing to cite means no citation; retrieved text means at least one */
     int max_items = strict && spec->n_sources == 0 ? 0 : 4;
     int min_items = strict && spec->n_sources > 0 ? 1 : 0;
-    return json_pack("{s:s, s:{s:o, s:{s:s}, s:{s:s, s:i, s:i}, s:{s:s, s:o, s:i, s:i}}, "
+    return json_pack("{s:s, s:{s:{s:s}, s:o, s:{s:s, s:i, s:i}, s:{s:s, s:o, s:i, s:i}}, "
                      "s:[s,s,s,s], s:b}",
-                     "type", "object", "properties", "thought", thought_schema(), "action",
-                     "const", COVE_AGENT_FINAL, "answer", "type", "string", "minLength", 1,
+                     "type", "object", "properties", "action", "const", COVE_AGENT_FINAL,
+                     "thought", thought_schema(), "answer", "type", "string", "minLength", 1,
                      "maxLength", ANSWER_MAX, "citations", "type", "array", "items", items,
-                     "maxItems", max_items, "minItems", min_items, "required", "thought",
-                     "action", "answer", "citations", "additionalProperties", 0);
+                     "maxItems", max_items, "minItems", min_items, "required", "action",
+                     "thought", "answer", "citations", "additionalProperties", 0);
 }
 
 /* The lax form: the plan's shape only. Arguments are checked by the registry, which
@@ -72,10 +76,28 @@ static json_t *lax_call_schema(const struct agent_plan_spec *spec)
     for (size_t i = 0; i < cove_agent_registry_count(spec->reg); i++)
         json_array_append_new(names, json_string(cove_agent_registry_get(spec->reg, i)->name));
     json_array_append_new(names, json_string(COVE_AGENT_ASK));
-    return json_pack("{s:s, s:{s:o, s:{s:o}, s:{s:s}}, s:[s,s,s], s:b}", "type", "object",
-                     "properties", "thought", thought_schema(), "action", "enum", names,
-                     "arguments", "type", "object", "required", "thought", "action", "arguments",
+    return json_pack("{s:s, s:{s:{s:o}, s:o, s:{s:s}}, s:[s,s,s], s:b}", "type", "object",
+                     "properties", "action", "enum", names, "thought", thought_schema(),
+                     "arguments", "type", "object", "required", "action", "thought", "arguments",
                      "additionalProperties", 0);
+}
+
+/* Rebuild alt's properties in the plan's order: action, thought, then the others. */
+static int action_first(json_t *alt)
+{
+    json_t *props = json_object_get(alt, "properties"), *ordered = json_object();
+    const char *key;
+    json_t *v;
+    int bad = !props || !ordered ||
+              json_object_set(ordered, "action", json_object_get(props, "action")) != 0 ||
+              json_object_set(ordered, "thought", json_object_get(props, "thought")) != 0;
+    json_object_foreach(props, key, v)
+        if (!bad && strcmp(key, "action") != 0 && strcmp(key, "thought") != 0)
+            bad = json_object_set(ordered, key, v) != 0;
+    if (!bad)
+        bad = json_object_set(alt, "properties", ordered) != 0;
+    json_decref(ordered);
+    return bad ? -1 : 0;
 }
 
 /* The strict form: one alternative per callable tool with its own argument schema. */
@@ -105,9 +127,14 @@ static cove_status strict_calls(const struct agent_plan_spec *spec, json_t **alt
         st = cove_schema_tool_call_schema(tools, n, &shape, &calls, err);
         json_decref(thought);
         json_t *any = json_object_get(calls, "anyOf");
-        if (st == COVE_OK)
-            json_array_extend(*alts, any ? any : json_pack("[O]", calls));
+        if (st == COVE_OK && any)
+            json_array_extend(*alts, any);
+        else if (st == COVE_OK)
+            json_array_append(*alts, calls);
         json_decref(calls);
+        for (size_t i = 0; st == COVE_OK && i < json_array_size(*alts); i++)
+            if (action_first(json_array_get(*alts, i)) != 0)
+                st = cove_error_set(err, COVE_ERR_NOMEM, "plan schema: out of memory");
     }
     json_decref(ask);
     return st;

@@ -282,8 +282,12 @@ cove_status cove_agent_registry_invoke(cove_agent_registry *r, struct cove_agent
     cove_error herr = {0};
     env->deadline_ms = e->def.limits.timeout_ms > 0
                            ? cove_agent_now_ms() + e->def.limits.timeout_ms : 0;
-    cove_status st = e->def.handler(env, args, obs, &herr);
+    env->tool_data = e->def.data;
+    cove_status st = (e->def.flags & COVE_AGENT_TOOL_SANDBOXED)
+                         ? cove_agent_run_sandboxed(&e->def, env, args, obs, &herr)
+                         : e->def.handler(env, args, obs, &herr);
     env->deadline_ms = 0;
+    env->tool_data = NULL;
     json_decref(args);
     if (st == COVE_ERR_NOMEM)
         return cove_error_set(err, COVE_ERR_NOMEM, "%s: out of memory", e->def.name);

@@ -84,6 +84,18 @@ struct cove_agent_env; /* tools/tools.h: roots, knowledge base, memory, devices 
 typedef cove_status (*cove_agent_tool_fn)(struct cove_agent_env *env, const json_t *args,
                                           struct cove_agent_obs *obs, cove_error *err);
 
+/* How a tool's handler runs. */
+enum {
+    /*
+     * In a sandboxed child process (sandbox/sandbox.h): the handler sees the env's roots
+     * read-only (Landlock) through their descriptors, no network, a seccomp allow-list,
+     * rlimits and the tool's deadline; its observation comes back over a pipe with a
+     * bound. Where the kernel has no Landlock the call is refused (an error observation)
+     * unless env->sandbox_accept_weak is set. For tools that touch files.
+     */
+    COVE_AGENT_TOOL_SANDBOXED = 1u << 0
+};
+
 /* One tool's definition. Strings are static or outlive the registry (borrowed). */
 struct cove_agent_tool_def {
     const char *name;        /* [a-z_][a-z0-9_]*, unique in a registry */
@@ -94,6 +106,8 @@ struct cove_agent_tool_def {
     cove_agent_tool_fn handler;
     struct cove_agent_tool_limits limits;
     enum cove_agent_effect effect;
+    unsigned flags;          /* COVE_AGENT_TOOL_* */
+    const void *data;        /* borrowed; given to the handler as env->tool_data (plugins) */
 };
 
 /* The built-in tools: a static table of *n pointers. */

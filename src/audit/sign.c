@@ -34,6 +34,7 @@ void cove_audit_manifest_release(struct cove_audit_manifest *m)
     cove_free(m->name);
     cove_free(m->version);
     cove_free(m->file);
+    cove_free(m->description);
     cove_free(m->schema_json);
     for (size_t i = 0; i < m->n_permissions; i++)
         cove_free(m->permissions[i]);
@@ -44,7 +45,7 @@ void cove_audit_manifest_release(struct cove_audit_manifest *m)
 static int known_field(const char *k)
 {
     static const char *const names[] = {"name", "version", "kind", "file",
-                                        "sha256", "schema", "permissions"};
+                                        "sha256", "schema", "permissions", "description"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(k, names[i]) == 0)
             return 1;
@@ -59,6 +60,7 @@ static const char *take_fields(json_t *o, struct cove_audit_manifest *m)
     const char *kind = json_string_value(json_object_get(o, "kind"));
     const char *sha = json_string_value(json_object_get(o, "sha256"));
     json_t *file = json_object_get(o, "file");
+    json_t *desc = json_object_get(o, "description");
     unsigned char h[COVE_AUDIT_HASH_BYTES];
     if (!name || !*name || !ver || !*ver || !kind || !sha)
         return "\"name\", \"version\", \"kind\" and \"sha256\" are required strings";
@@ -69,12 +71,15 @@ static const char *take_fields(json_t *o, struct cove_audit_manifest *m)
     if (file && (!json_is_string(file) || json_string_length(file) == 0 ||
                  json_string_length(file) >= COVE_MAX_PATH))
         return "\"file\" must be a non-empty path";
+    if (desc && (!json_is_string(desc) || json_string_length(desc) > COVE_AUDIT_MAX_DESCRIPTION))
+        return "\"description\" must be a string of at most 1024 bytes";
     m->kind = kind[0] == 'p' ? COVE_AUDIT_MANIFEST_PLUGIN : COVE_AUDIT_MANIFEST_MODEL;
     audit_hex(h, sizeof h, m->sha256); /* lower case */
     m->name = cove_strdup(name);
     m->version = cove_strdup(ver);
     m->file = file ? cove_strdup(json_string_value(file)) : NULL;
-    if (!m->name || !m->version || (file && !m->file))
+    m->description = desc ? cove_strdup(json_string_value(desc)) : NULL;
+    if (!m->name || !m->version || (file && !m->file) || (desc && !m->description))
         return "out of memory";
     return NULL;
 }

@@ -8,8 +8,8 @@
  *
  * name, version, kind ("plugin" or "model") and sha256 (of the plugin binary or the
  * GGUF file) are required; "file" (a path relative to the manifest's directory),
- * "schema" (the plugin's argument JSON Schema) and "permissions" (array of strings)
- * are optional; unknown fields are refused. The signature is detached, in
+ * "schema" (the plugin's argument JSON Schema), "description" (what the tool does, for
+ * the model; at most 1024 bytes) and "permissions" (array of strings) are optional; unknown fields are refused. The signature is detached, in
  * MANIFEST.sig beside the manifest: one line "ed25519 <public key hex> <signature
  * hex>", the signature over the manifest's exact bytes. Keys are those of
  * audit/audit.h (cove_audit_keygen). A trust set is a list of public keys: a file
@@ -36,6 +36,7 @@ struct cove_audit_manifest {
     enum cove_audit_manifest_kind kind;
     char sha256[COVE_AUDIT_HEX_LEN + 1];
     char *file;            /* owned; NULL when absent */
+    char *description;     /* owned; NULL when absent */
     char *schema_json;     /* owned; the "schema" object as compact JSON text, or NULL */
     char **permissions;    /* owned array of owned strings; NULL when n_permissions is 0 */
     size_t n_permissions;

@@ -101,6 +101,8 @@
 /* ---- knowledge base ---- */
 #define COVE_KB_MAX_FILE (64ll << 20)           /* bytes of one ingested file (default; larger: skipped) */
 #define COVE_KB_MAX_TEXT (64u << 20)            /* bytes of text extracted from one file (pdftotext output) */
+#define COVE_KB_CONVERTER_AS (2ull << 30)        /* address space of a sandboxed converter (pdftotext) */
+#define COVE_KB_MAX_CONVERTER_ARGS 16           /* argv entries of a converter */
 #define COVE_KB_MAX_FILES (1u << 20)            /* files one ingestion looks at */
 #define COVE_KB_MAX_DEPTH 64                    /* directory nesting walked by ingestion */
 #define COVE_KB_MAX_CHUNKS_DOC 100000           /* chunks of one document */
@@ -108,6 +110,8 @@
 #define COVE_KB_MAX_QUERY 8192                  /* bytes of one search query */
 #define COVE_KB_MAX_QUERY_TERMS 64              /* words of a keyword query */
 #define COVE_KB_ANN_THRESHOLD 20000             /* vectors from which the HNSW index is used */
+#define COVE_KB_ANN_MAX_REMOVED_PCT 20          /* removed HNSW nodes (% of all) before a rebuild */
+#define COVE_KB_ANN_LAZY_INSERT 5000            /* new vectors a search inserts into a stale index */
 #define COVE_KB_MAX_VECTORS (1ll << 26)         /* vectors one store's search loads */
 
 /* ---- agents ---- */
@@ -124,6 +128,9 @@
 #define COVE_AGENT_MAX_PROMPT (1u << 20)        /* bytes of one agent prompt, history included */
 #define COVE_AGENT_MAX_CONFIG (1u << 20)        /* bytes of an agent config file */
 #define COVE_AGENT_MAX_FILE_READ (1u << 20)     /* bytes read_file returns at most */
+#define COVE_AGENT_MAX_SANDBOX_RESULT (4u << 20) /* bytes a sandboxed tool call sends back */
+#define COVE_AGENT_SANDBOX_HEAP (256ull << 20)  /* address space a sandboxed tool may add */
+#define COVE_AGENT_MAX_PLUGINS 16               /* plugins of one agent */
 #define COVE_AGENT_MAX_LIST (1000)              /* entries list_files returns */
 #define COVE_AGENT_MAX_NOTE (16u << 10)         /* bytes of one session note */
 #define COVE_AGENT_MAX_SESSION_ID 64            /* bytes of a session id */
@@ -168,6 +175,7 @@
 #define COVE_SANDBOX_DEFAULT_FSIZE (64ull << 20) /* default RLIMIT_FSIZE bytes */
 
 /* ---- audit log and signed manifests ---- */
+#define COVE_AUDIT_MAX_DESCRIPTION 1024        /* bytes of a manifest's "description" */
 #define COVE_AUDIT_MAX_FIELD (1u << 20)         /* bytes of one stored text/args field (longer: cut) */
 #define COVE_AUDIT_MAX_ID 1024                  /* bytes of tenant, session, tool, model, decision */
 #define COVE_AUDIT_MAX_RECORD (4u << 20)        /* bytes of one record line */

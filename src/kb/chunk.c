@@ -4,7 +4,8 @@
  * Blocks are packed into a chunk until the next would pass the limit; a heading closes
  * the chunk before it and becomes the heading of the chunks after it (headings nest:
  * "Guide > Install > Linux"). A block longer than the limit gets chunks of its own:
- * windows cut at spaces, each starting overlap_tokens before the end of the one before.
+ * windows cut at spaces, each starting overlap_tokens before the end of the one before
+ * (at most half a window back, so that the windows of a long block never pile up).
  * Each chunk's range spans the blocks it came from; a PDF chunk stays on one page.
  */
 #include <stdio.h>
@@ -116,6 +117,24 @@ static size_t cut_at(const char *s, size_t from, size_t want)
     return i;
 }
 
+/*
+ * Where the window after [pos, end) starts: `back` bytes before its end, at a space (or a
+ * character boundary when there is none) in its second half, so that every window moves
+ * on by about half its length at least, however small the heading left the windows.
+ */
+static size_t next_start(const char *s, size_t pos, size_t end, size_t back)
+{
+    size_t mid = pos + (end - pos) / 2;
+    size_t want = back < end - mid ? end - back : mid, i = want;
+    while (i > mid && s[i] != ' ')
+        i--;
+    if (i > mid)
+        return i;
+    for (i = want; i > pos + 1 && ((unsigned char)s[i] & 0xc0) == 0x80; i--)
+        ;
+    return i;
+}
+
 /* Windows of at most max tokens over one long block, overlapping by overlap tokens. */
 static cove_status split_long(chunker *c, const kb_block *b, int32_t n_tok, int32_t max)
 {
@@ -133,7 +152,7 @@ static cove_status split_long(chunker *c, const kb_block *b, int32_t n_tok, int3
         if (end >= b->len)
             break;
         size_t back = (size_t)(bpt * c->overlap);
-        size_t next = end > pos + back ? cut_at(b->text, pos, end - back) : end;
+        size_t next = back && end > pos + back ? next_start(b->text, pos, end, back) : end;
         pos = next > pos ? next : end;
         while (pos < b->len && b->text[pos] == ' ')
             pos++;

@@ -308,7 +308,7 @@ static const char *html_tag(html_state *h, const char *p, const char *end, cove_
     if (!gt)
         return end;
     if (p + 4 <= end && strncmp(p, "<!--", 4) == 0) {
-        const char *c = strstr(p, "-->"); /* data is NUL-terminated */
+        const char *c = memmem(p, (size_t)(end - p), "-->", 3); /* within the text only */
         return c ? c + 3 : end;
     }
     int closing = p[1] == '/';

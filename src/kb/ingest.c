@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "kb/kb_int.h"
+#include "sandbox/sandbox.h"
 
 #define EMBED_BATCH 16 /* chunks embedded in one call */
 
@@ -43,7 +44,8 @@ typedef struct ingest_run {
 
 cove_kb_ingest_params cove_kb_default_ingest_params(void)
 {
-    return (cove_kb_ingest_params){512, 64, COVE_KB_MAX_FILE, 30000, NULL, NULL, NULL};
+    return (cove_kb_ingest_params){.chunk_tokens = 512, .overlap_tokens = 64,
+                                   .max_file_bytes = COVE_KB_MAX_FILE, .pdf_timeout_ms = 30000};
 }
 
 static void files_release(file_list *f)
@@ -340,6 +342,24 @@ static cove_status embed_chunks(ingest_run *r, const kb_chunks *c, float *vecs)
 }
 
 /*
+ * PDFs go through a sandboxed pdftotext; on a kernel without Landlock the sandbox cannot
+ * confine its file access, so they are skipped unless the params accept the weak mode.
+ */
+static cove_status converter_allowed(const cove_kb_ingest_params *p, enum kb_format fmt,
+                                     cove_error *err)
+{
+    if (fmt != KB_FMT_PDF || p->sandbox_accept_weak)
+        return COVE_OK;
+    struct cove_sandbox_caps caps;
+    cove_sandbox_probe(&caps);
+    if (caps.landlock_abi > 0)
+        return COVE_OK;
+    return cove_error_set(err, COVE_ERR_PERMISSION, "this kernel has no Landlock, so pdftotext "
+                          "cannot be confined; accept the weaker sandbox with "
+                          "--accept-weak-sandbox");
+}
+
+/*
  * Extract, chunk and embed one file's bytes, then write it. A problem with the file itself
  * (format, limits) is COVE_ERR_FORMAT-like and means skip; *fatal is set for errors of the
  * store or the embedder, which end the run.
@@ -350,7 +370,10 @@ static cove_status ingest_bytes(ingest_run *r, const char *path, const char *dat
     kb_doc doc;
     kb_chunks ch = {0};
     float *vecs = NULL;
-    cove_status s = kb_extract(path, base->fmt, data, len, r->p->pdf_timeout_ms, &doc, r->err);
+    memset(&doc, 0, sizeof doc);
+    cove_status s = converter_allowed(r->p, base->fmt, r->err);
+    if (s == COVE_OK)
+        s = kb_extract(path, base->fmt, data, len, r->p->pdf_timeout_ms, &doc, r->err);
     if (s == COVE_OK)
         s = kb_chunk_doc(&doc, r->p->tokenizer, r->chunk_tokens, r->p->overlap_tokens, &ch,
                          r->err);

@@ -45,7 +45,8 @@ enum cove_kb_vec_format {
 typedef struct cove_kb_params {
     int read_only;                      /* 1: open an existing store for search only. Default 0 */
     enum cove_kb_vec_format vec_format; /* for a new store; default COVE_KB_VEC_F32 */
-    int n_threads;                      /* threads of a vector scan, 1..COVE_MAX_THREADS;
+    int n_threads;                      /* threads of a vector scan and of building or
+                                           updating the HNSW index, 1..COVE_MAX_THREADS;
                                            default 2 */
     int64_t ann_threshold;              /* vectors from which the approximate (HNSW) index
                                            is built and used; default COVE_KB_ANN_THRESHOLD */
@@ -92,6 +93,10 @@ typedef struct cove_kb_ingest_params {
                                passage is cut; default 64; < chunk_tokens / 2 */
     int64_t max_file_bytes; /* larger files are skipped; default COVE_KB_MAX_FILE */
     int pdf_timeout_ms;     /* wall-clock limit of one pdftotext run; default 30000 */
+    int sandbox_accept_weak; /* 1: run pdftotext even where the kernel has no Landlock (its
+                                file access then unconfined; seccomp, rlimits and the empty
+                                environment still apply); 0 (default): such PDFs are skipped
+                                with the reason */
     const cove_model *tokenizer; /* borrowed: the embedder's model, whose tokenizer counts
                                     chunk tokens and whose name is recorded in the store;
                                     NULL: tokens are estimated (4 bytes a token) */

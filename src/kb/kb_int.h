@@ -118,11 +118,14 @@ cove_status kb_chunk_doc(const kb_doc *d, const cove_model *tokenizer, int32_t c
 
 /* ---- ann.c: vectors in memory and the persisted HNSW index ---- */
 
-/* Make kb->vi (and kb->hnsw when stored and current) match the store. */
+/* Make kb->vi match the store, and kb->hnsw when a graph (in memory or stored) could be
+ * brought up to date: removed chunks removed, at most COVE_KB_ANN_LAZY_INSERT new ones
+ * inserted (see ann.c). */
 cove_status kb_vectors_load(cove_kb *kb, cove_error *err);
 
-/* Build and store the HNSW index when the store has >= ann_threshold vectors and no
- * current index; drop a stale one below the threshold. */
+/* At >= ann_threshold vectors: update the index (any number of new vectors) or build it
+ * when there is none or too many nodes are removed, and store it unless the stored one is
+ * current. Below the threshold: drop a stored index. */
 cove_status kb_ann_refresh(cove_kb *kb, cove_error *err);
 
 #endif

@@ -1,111 +1,110 @@
 /*
  * kb/pdf.c - PDF text through poppler's pdftotext, run as a child process.
  *
- * kb_spawn_capture is the one place the knowledge base starts a program; the sandbox
- * module can take its place later without touching the callers.
+ * The one place the knowledge base starts a program. Converters run confined
+ * (sandbox/sandbox.h): the document's bytes on stdin, the system's programs and
+ * libraries readable, nothing else on the file system, no network, one process, CPU and
+ * wall-clock limits, an empty environment and a bound on the output.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/limits.h"
+#include "base/str.h"
 #include "kb/kb_int.h"
+#include "sandbox/sandbox.h"
 
-static long now_ms(void)
+/* argv0 as an absolute path: itself when it has a '/', else the first executable on PATH. */
+static cove_status find_program(const char *argv0, char *out, size_t cap, cove_error *err)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* In the child: stdin and stderr on /dev/null, stdout on the pipe, then exec. */
-static void child_exec(char *const argv[], int out_fd)
-{
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 2) < 0 || dup2(out_fd, 1) < 0)
-        _exit(127);
-    execvp(argv[0], argv);
-    _exit(127);
-}
-
-/* Read the child's output until EOF, the bound or the deadline. */
-static cove_status read_child(int fd, long deadline, struct cove_buf *b, cove_error *err)
-{
-    char tmp[65536];
-    for (;;) {
-        long left = deadline - now_ms();
-        if (left <= 0)
-            return cove_error_set(err, COVE_ERR_TIMEOUT, "converter ran past its time limit");
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int r = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return cove_error_set(err, COVE_ERR_IO, "poll: %s", strerror(errno));
-        if (r == 0)
-            continue;
-        ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return cove_error_set(err, COVE_ERR_IO, "read: %s", strerror(errno));
-        if (n == 0)
-            return COVE_OK;
-        cove_status s = cove_buf_append(b, tmp, (size_t)n);
-        if (s == COVE_ERR_LIMIT)
-            return cove_error_set(err, s, "converter output beyond %zu bytes", b->max);
-        if (s != COVE_OK)
-            return cove_error_set(err, s, "out of memory");
+    if (strchr(argv0, '/')) {
+        if (argv0[0] != '/' || strlen(argv0) >= cap)
+            return cove_error_set(err, COVE_ERR_INVALID_ARG, "%s: need an absolute path", argv0);
+        strcpy(out, argv0);
+        return COVE_OK;
     }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        if (n > 0 && path[0] == '/' && n + strlen(argv0) + 2 <= cap) {
+            snprintf(out, cap, "%.*s/%s", (int)n, path, argv0);
+            if (access(out, X_OK) == 0)
+                return COVE_OK;
+        }
+        path += n + (colon ? 1 : 0);
+    }
+    return cove_error_set(err, COVE_ERR_NOT_FOUND, "%s is not installed (not on PATH)", argv0);
+}
+
+/*
+ * The sandbox policy of a converter: the system's programs and libraries readable and
+ * executable, nothing else on the file system (the document comes in on stdin), no
+ * network, one process, CPU seconds and wall clock from timeout_ms.
+ */
+static cove_status converter_policy(struct cove_sandbox_policy *p, const char *prog,
+                                    int timeout_ms, size_t max_out, cove_error *err)
+{
+    *p = cove_sandbox_policy_default();
+    cove_status s = cove_sandbox_policy_add_system(p, err);
+    if (s == COVE_OK && strncmp(prog, "/usr/", 5) != 0)
+        s = cove_sandbox_policy_add_exec(p, prog, err);
+    p->timeout_ms = (uint32_t)timeout_ms;
+    p->cpu_seconds = (uint64_t)timeout_ms / 1000u + 1u;
+    p->address_space = COVE_KB_CONVERTER_AS;
+    p->max_output = max_out;
+    p->accept_weak = 1; /* the caller decided (kb_ingest refuses PDFs in weak mode unless
+                           its params accept it) */
+    return s;
+}
+
+static cove_status spawn_in(char *const argv[], const void *in, size_t in_len, int timeout_ms,
+                            size_t max_out, char **out, size_t *out_len, cove_error *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    char prog[COVE_MAX_PATH];
+    cove_status s = find_program(argv[0], prog, sizeof prog, err);
+    if (s != COVE_OK)
+        return s;
+    struct cove_sandbox_policy pol;
+    if ((s = converter_policy(&pol, prog, timeout_ms, max_out, err)) != COVE_OK)
+        return s;
+    const char *args[COVE_KB_MAX_CONVERTER_ARGS + 1];
+    size_t n = 0;
+    args[n++] = prog;
+    while (argv[n] && n < COVE_KB_MAX_CONVERTER_ARGS)
+        args[n] = argv[n], n++;
+    args[n] = NULL;
+    struct cove_buf b;
+    cove_buf_init(&b, max_out);
+    struct cove_sandbox_report rep;
+    s = cove_sandbox_exec(&pol, args, in, in_len, &b, &rep, err);
+    if (s == COVE_ERR_IO && rep.end == COVE_SANDBOX_END_EXIT)
+        s = cove_error_set(err, COVE_ERR_FORMAT, "%s failed (exit status %d)", argv[0],
+                           rep.exit_code);
+    if (s == COVE_OK && (cove_buf_append(&b, "", 0) != COVE_OK || cove_buf_reserve(&b, 1) != COVE_OK))
+        s = cove_error_set(err, COVE_ERR_NOMEM, "out of memory");
+    if (s != COVE_OK) {
+        cove_buf_release(&b);
+        return s;
+    }
+    *out = cove_buf_detach(&b, out_len);
+    return COVE_OK;
 }
 
 cove_status kb_spawn_capture(char *const argv[], int timeout_ms, size_t max_out, char **out,
                              size_t *out_len, cove_error *err)
 {
-    int fds[2];
-    *out = NULL;
-    *out_len = 0;
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return cove_error_set(err, COVE_ERR_IO, "pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return cove_error_set(err, COVE_ERR_IO, "fork: %s", strerror(errno));
-    }
-    if (pid == 0)
-        child_exec(argv, fds[1]);
-    close(fds[1]);
-    struct cove_buf b;
-    cove_buf_init(&b, max_out);
-    cove_status s = read_child(fds[0], now_ms() + timeout_ms, &b, err);
-    close(fds[0]);
-    if (s != COVE_OK)
-        kill(pid, SIGKILL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (s == COVE_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        s = cove_error_set(err, COVE_ERR_FORMAT, "%s failed (%s %d)", argv[0],
-                           WIFEXITED(status) ? "exit status" : "signal",
-                           WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    if (s != COVE_OK) {
-        cove_buf_release(&b);
-        return s;
-    }
-    if (cove_buf_append(&b, "", 0) != COVE_OK || cove_buf_reserve(&b, 1) != COVE_OK) {
-        cove_buf_release(&b);
-        return cove_error_set(err, COVE_ERR_NOMEM, "out of memory");
-    }
-    *out = cove_buf_detach(&b, out_len);
-    return COVE_OK;
+    return spawn_in(argv, NULL, 0, timeout_ms, max_out, out, out_len, err);
 }
 
 /* Blocks of one page's text: paragraphs split at blank lines, range = the page. */
@@ -138,12 +137,17 @@ cove_status kb_extract_pdf(const char *path, const char *data, size_t len, int t
 {
     if (len < 5 || memcmp(data, "%PDF-", 5) != 0)
         return cove_error_set(err, COVE_ERR_FORMAT, "not a PDF file (no %%PDF- header)");
-    char *argv[] = {"pdftotext", "-layout", "-enc", "UTF-8", (char *)path, "-", NULL};
+    (void)path; /* the caller names the file in its messages */
+    /* the document goes in on stdin: the parser may open nothing of the file system */
+    char *argv[] = {"pdftotext", "-layout", "-enc", "UTF-8", "-", "-", NULL};
     char *text = NULL;
     size_t n = 0;
-    cove_status s = kb_spawn_capture(argv, timeout_ms, COVE_KB_MAX_TEXT, &text, &n, err);
-    if (s != COVE_OK)
-        return s;
+    cove_status s = spawn_in(argv, data, len, timeout_ms, COVE_KB_MAX_TEXT, &text, &n, err);
+    if (s != COVE_OK) {
+        char why[COVE_ERROR_MSG_MAX];
+        cove_str_copy(why, sizeof why, cove_error_msg(err));
+        return cove_error_set(err, s, "pdftotext: %s", why);
+    }
     out->range_kind = COVE_KB_RANGE_PAGES;
     const char *p = text, *end = text + n;
     for (int64_t page = 1; p < end && s == COVE_OK; page++) {

@@ -9,7 +9,8 @@
  *   chunks_fts(text, heading)        FTS5, rowid = chunks.id
  *   ann_pages(page, data)            the serialized HNSW graph in pages
  * `generation` is bumped by every transaction that adds or removes chunks; the HNSW
- * index is current when ann_generation equals it.
+ * index is current when ann_generation equals it (an older one is brought up to date by
+ * its chunk ids, see ann.c).
  */
 #include <stdio.h>
 #include <string.h>

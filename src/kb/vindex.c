@@ -126,6 +126,63 @@ cove_status cove_kb_vindex_add_q8(cove_kb_vindex *v, int64_t id, const int8_t *q
     return COVE_OK;
 }
 
+cove_status cove_kb_vindex_append(cove_kb_vindex *v, const cove_kb_vindex *src, size_t i)
+{
+    if (!v || !src || i >= src->n || src->dim != v->dim)
+        return COVE_ERR_INVALID_ARG;
+    cove_status st = grow(v);
+    if (st != COVE_OK)
+        return st;
+    memcpy(v->q8 + v->n * (size_t)v->stride, src->q8 + i * (size_t)src->stride,
+           (size_t)v->stride);
+    v->scale[v->n] = src->scale[i];
+    v->ids[v->n] = src->ids[i];
+    if (v->keep_f32) {
+        float *dst = v->f32 + v->n * (size_t)v->dim;
+        if (src->keep_f32)
+            memcpy(dst, src->f32 + i * (size_t)v->dim, (size_t)v->dim * sizeof *dst);
+        else
+            for (int32_t j = 0; j < v->dim; j++)
+                dst[j] = (float)src->q8[i * (size_t)src->stride + (size_t)j] * src->scale[i];
+    }
+    v->n++;
+    return COVE_OK;
+}
+
+cove_status cove_kb_vindex_add_removed(cove_kb_vindex *v)
+{
+    if (!v)
+        return COVE_ERR_INVALID_ARG;
+    cove_status st = grow(v);
+    if (st != COVE_OK)
+        return st;
+    memset(v->q8 + v->n * (size_t)v->stride, 0, (size_t)v->stride);
+    v->scale[v->n] = 0.0f;
+    v->ids[v->n] = -1;
+    if (v->keep_f32)
+        memset(v->f32 + v->n * (size_t)v->dim, 0, (size_t)v->dim * sizeof *v->f32);
+    v->n++;
+    return COVE_OK;
+}
+
+void cove_kb_vindex_remove(cove_kb_vindex *v, size_t i)
+{
+    if (v && i < v->n)
+        v->ids[i] = -1;
+}
+
+uint32_t cove_kb_vindex_hash(const cove_kb_vindex *v, size_t i)
+{
+    uint32_t h = 2166136261u, bits; /* FNV-1a over the int8 values and the scale's bits */
+    const uint8_t *p = (const uint8_t *)(v->q8 + i * (size_t)v->stride);
+    for (int32_t j = 0; j < v->dim; j++)
+        h = (h ^ p[j]) * 16777619u;
+    memcpy(&bits, &v->scale[i], sizeof bits);
+    for (int b = 0; b < 32; b += 8)
+        h = (h ^ ((bits >> b) & 0xffu)) * 16777619u;
+    return h;
+}
+
 size_t cove_kb_vindex_size(const cove_kb_vindex *v) { return v ? v->n : 0; }
 int32_t cove_kb_vindex_dim(const cove_kb_vindex *v) { return v ? v->dim : 0; }
 int64_t cove_kb_vindex_id(const cove_kb_vindex *v, size_t i) { return v->ids[i]; }
@@ -270,8 +327,8 @@ static void scan_range(void *ctx, size_t begin, size_t end, int ith)
         size_t cnt = end - b < SCAN_BLOCK ? end - b : SCAN_BLOCK;
         j->dots(j->q8, v->q8 + b * (size_t)v->stride, (size_t)v->stride, cnt, dots);
         for (size_t i = 0; i < cnt; i++) {
-            if (j->keep && !j->keep(j->keep_ctx, b + i))
-                continue;
+            if (v->ids[b + i] < 0 || (j->keep && !j->keep(j->keep_ctx, b + i)))
+                continue; /* a removed slot, or filtered out */
             float s = (float)dots[i] * j->qscale * v->scale[b + i];
             if (h->n < h->cap || s > h->score[0])
                 heap_push(h, b + i, s);

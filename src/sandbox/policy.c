@@ -142,7 +142,8 @@ cove_status cove_sandbox_policy_check(const struct cove_sandbox_policy *p,
         return cove_error_set(err, COVE_ERR_PERMISSION,
                               "sandbox: Landlock is not available, so file access cannot be "
                               "confined; refusing to run (accept the weaker mode explicitly: "
-                              "sandbox weak mode / accept_weak)");
+                              "--accept-weak-sandbox, or \"accept_weak_sandbox\": true in "
+                              "the agent config)");
     return COVE_OK;
 }
 

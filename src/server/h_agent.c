@@ -6,9 +6,12 @@
  * scheduler's slots), so each named agent is made on first use and runs one request at a
  * time under its mutex; other /agent requests for it wait, and every /agent request counts
  * against its tenant's concurrent requests like any other. Requests to the other endpoints
- * are not held up: they run on the scheduler.
+ * are not held up: they run on the scheduler. With "stream": true the steps go out as
+ * server-sent events while the run goes on (see "streamed" below, docs/http/agent.md).
  */
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/limits.h"
@@ -103,7 +106,7 @@ void srv_agents_free(cove_server *s)
     s->n_agents = 0;
 }
 
-/* ---------------------------------------------------------------- handler */
+/* ------------------------------------------------------------ the reply */
 
 /* JSON text as a value when it parses, else as a string. */
 static json_t *json_or_string(const char *text)
@@ -122,9 +125,9 @@ static json_t *citations_json(const char *const *c, size_t n)
     return a;
 }
 
-static int on_step(void *user, const struct cove_agent_step *st)
+/* One step as the trace and the stream show it; NULL when it is not UTF-8. */
+static json_t *step_json(const struct cove_agent_step *st)
 {
-    json_t *steps = user;
     json_t *o = json_pack("{s:i, s:i, s:s?, s:s?, s:o, s:s?, s:b}", "step", (int)st->step,
                           "subgoal", (int)st->subgoal, "thought", st->thought, "action",
                           st->action, "arguments", json_or_string(st->arguments),
@@ -134,10 +137,21 @@ static int on_step(void *user, const struct cove_agent_step *st)
         json_object_set_new(o, "citations", citations_json(st->citations, st->n_citations));
         json_object_set_new(o, "grounded", json_boolean(st->grounded));
     }
-    if (o && json_array_size(steps) < COVE_AGENT_MAX_STEPS * 4)
-        json_array_append_new(steps, o);
+    return o;
+}
+
+/* Append step o to the trace (takes o; dropped once the trace is full). */
+static void trace_add(json_t *trace, json_t *o)
+{
+    if (o && json_array_size(trace) < COVE_AGENT_MAX_STEPS * 4)
+        json_array_append_new(trace, o);
     else
         json_decref(o);
+}
+
+static int on_step(void *user, const struct cove_agent_step *st)
+{
+    trace_add(user, step_json(st));
     return 0;
 }
 
@@ -157,18 +171,25 @@ static const char *stop_name(enum cove_agent_stop st)
            : st == COVE_AGENT_STOP_MAX_STEPS ? "max_steps" : "answer";
 }
 
-static struct MHD_Response *agent_reply(srv_conn *c, srv_agent *a,
-                                        const struct cove_agent_response *res, json_t *steps)
+/* The response object of a finished run (takes trace); NULL: out of memory. */
+static json_t *agent_json(const char *rid, const srv_agent *a,
+                          const struct cove_agent_response *res, json_t *trace)
 {
-    json_t *v = json_pack("{s:s, s:s, s:o, s:i, s:o, s:s, s:b, s:s, s:s}", "id", c->rid,
-                          "response", res->answer ? res->answer : "", "citations",
-                          citations_json((const char *const *)res->citations,
-                                         res->n_citations),
-                          "steps", (int)res->n_steps, "trace", steps, "session_id",
-                          res->session_id, "grounded", res->grounded, "stop",
-                          stop_name(res->stop), "agent", a->name);
-    return v ? srv_reply_json(c, 200, v) : srv_reply_error(c, 500, NULL, NULL, "out of memory");
+    return json_pack("{s:s, s:s, s:o, s:i, s:o, s:s, s:b, s:s, s:s}", "id", rid, "response",
+                     res->answer ? res->answer : "", "citations",
+                     citations_json((const char *const *)res->citations, res->n_citations),
+                     "steps", (int)res->n_steps, "trace", trace, "session_id",
+                     res->session_id, "grounded", res->grounded, "stop", stop_name(res->stop),
+                     "agent", a->name);
 }
+
+/* A failed run is the client's fault (400, param "request") or the server's (500). */
+static int client_error(cove_status st)
+{
+    return st == COVE_ERR_INVALID_ARG || st == COVE_ERR_LIMIT;
+}
+
+/* ------------------------------------------------------------ not streamed */
 
 /* Run the request on agent a (its mutex held). */
 static struct MHD_Response *run_locked(srv_conn *c, srv_agent *a,
@@ -190,16 +211,332 @@ static struct MHD_Response *run_locked(srv_conn *c, srv_agent *a,
         json_decref(steps);
         srv_audit(c->s, COVE_AUDIT_ERROR, srv_auth_tenant(c->s->auth, c->tenant), c->rid, NULL,
                   cove_error_msg(&err));
-        if (st == COVE_ERR_INVALID_ARG || st == COVE_ERR_LIMIT)
+        if (client_error(st))
             return srv_reply_status(c, &err, "request");
         return srv_reply_error(c, 500, NULL, NULL, "%s", cove_error_msg(&err));
     }
     srv_audit(c->s, COVE_AUDIT_FINAL_ANSWER, srv_auth_tenant(c->s->auth, c->tenant), c->rid,
               NULL, res.answer ? res.answer : "");
-    struct MHD_Response *resp = agent_reply(c, a, &res, steps);
+    json_t *v = agent_json(c->rid, a, &res, steps);
     cove_agent_response_release(&res);
+    struct MHD_Response *resp = v ? srv_reply_json(c, 200, v) : NULL;
+    return resp ? resp : srv_reply_error(c, 500, NULL, NULL, "out of memory");
+}
+
+/* --------------------------------------------------------------- streamed */
+/*
+ * "stream": true. The run goes to a thread of its own, which takes the agent's mutex, makes
+ * the agent on first use and then tells the handler that it runs (or why it cannot: the
+ * handler then answers a JSON error, as without streaming). From then on the step callback
+ * formats each step as an SSE event into `out` and the connection thread's reader hands
+ * the text to libmicrohttpd, watching the client's socket while it waits. `out` is bounded:
+ * a client that leaves COVE_SERVER_MAX_STREAM_PENDING bytes unread counts as gone. A client
+ * that is gone stops the run at its next step (the callback returns non-zero, the run ends
+ * with COVE_ERR_CANCELLED). The response's free callback joins the thread and frees the
+ * stream, so no run outlives its response, and the agent's mutex keeps the server from
+ * freeing the agent under a run.
+ */
+
+enum stream_state {
+    STREAM_STARTING = 0, /* waiting for the agent */
+    STREAM_RUNNING,      /* the run has the agent; events flow */
+    STREAM_FAILED,       /* the agent could not be made: err */
+    STREAM_DONE          /* the thread has written its last event */
+};
+
+typedef struct agent_stream {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;           /* news: state, events, gone */
+    cove_server *s;
+    srv_agent *a;
+    pthread_t thread;
+    char *request, *session_id;  /* owned copies: the connection's arena may go first */
+    char rid[32];
+    const char *tenant;          /* owned by the server's key table */
+    int fd;                      /* the client's socket; -1 unknown */
+    enum stream_state state;
+    int gone;                    /* the client went away or stopped reading */
+    cove_error err;              /* STREAM_FAILED: why */
+    json_t *trace;               /* the steps so far (the run's thread only) */
+    struct cove_buf out;         /* SSE text not yet handed to libmicrohttpd */
+    size_t out_off;
+} agent_stream;
+
+static void stream_destroy(agent_stream *as)
+{
+    if (!as)
+        return;
+    pthread_mutex_destroy(&as->mu);
+    pthread_cond_destroy(&as->cv);
+    cove_buf_release(&as->out);
+    json_decref(as->trace);
+    cove_free(as->request);
+    cove_free(as->session_id);
+    cove_free(as);
+}
+
+static agent_stream *stream_new(srv_conn *c, srv_agent *a,
+                                const struct cove_server_agent_req *r)
+{
+    agent_stream *as = cove_calloc(1, sizeof *as);
+    if (!as)
+        return NULL;
+    pthread_mutex_init(&as->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&as->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    cove_buf_init(&as->out, COVE_SERVER_MAX_STREAM_PENDING + COVE_SERVER_MAX_OUTPUT);
+    as->s = c->s;
+    as->a = a;
+    snprintf(as->rid, sizeof as->rid, "%s", c->rid);
+    as->tenant = srv_auth_tenant(c->s->auth, c->tenant);
+    as->request = cove_strdup(r->request);
+    as->session_id = r->session_id ? cove_strdup(r->session_id) : NULL;
+    as->trace = json_array();
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    as->fd = ci ? ci->connect_fd : -1;
+    if (!as->request || (r->session_id && !as->session_id) || !as->trace) {
+        stream_destroy(as);
+        return NULL;
+    }
+    return as;
+}
+
+/* The client is gone (mu held): the run stops at its next step. */
+static void stream_gone(agent_stream *as)
+{
+    if (as->gone)
+        return;
+    as->gone = 1;
+    if (as->state != STREAM_DONE)
+        srv_metrics_cancel(&as->s->metrics);
+    pthread_cond_broadcast(&as->cv);
+}
+
+static cove_status sse_text(agent_stream *as, const char *text)
+{
+    size_t mark = as->out.len;
+    cove_status st = cove_buf_append_str(&as->out, "data: ");
+    if (st == COVE_OK)
+        st = cove_buf_append_str(&as->out, text);
+    if (st == COVE_OK)
+        st = cove_buf_append_str(&as->out, "\n\n");
+    if (st != COVE_OK)
+        cove_buf_truncate(&as->out, mark);
+    return st;
+}
+
+/* Append the event {"type": type, ...the members of v} (v borrowed; mu held). */
+static cove_status sse_event(agent_stream *as, const char *type, json_t *v)
+{
+    json_t *e = json_pack("{s:s}", "type", type);
+    char *text = e && json_object_update(e, v) == 0 ? json_dumps(e, JSON_COMPACT) : NULL;
+    json_decref(e);
+    if (!text)
+        return COVE_ERR_NOMEM;
+    cove_status st = sse_text(as, text);
+    free(text); /* jansson's malloc */
+    pthread_cond_broadcast(&as->cv);
+    return st;
+}
+
+/* An OpenAI-style error object for a failed run, as the unstreamed reply has it. */
+static json_t *error_json(cove_status st, const char *msg)
+{
+    int client = client_error(st);
+    json_t *e = json_pack("{s:{s:s, s:s, s:s?, s:s?}}", "error", "message", msg, "type",
+                          client ? "invalid_request_error" : "server_error", "param",
+                          client ? "request" : NULL, "code",
+                          st == COVE_ERR_LIMIT ? "limit_exceeded"
+                          : client             ? "invalid_value" : NULL);
+    return e ? e : json_pack("{s:{s:s, s:s, s:n, s:n}}", "error", "message", "the run failed",
+                             "type", "server_error", "param", "code");
+}
+
+/* The step callback of a streamed run (the run's thread). */
+static int stream_step(void *user, const struct cove_agent_step *st)
+{
+    agent_stream *as = user;
+    json_t *o = step_json(st);
+    pthread_mutex_lock(&as->mu);
+    if (o && !as->gone && sse_event(as, "step", o) != COVE_OK)
+        stream_gone(as); /* the client has left the bound unread */
+    if (as->out.len - as->out_off > COVE_SERVER_MAX_STREAM_PENDING)
+        stream_gone(as);
+    int stop = as->gone;
+    pthread_mutex_unlock(&as->mu);
+    trace_add(as->trace, o);
+    return stop;
+}
+
+/* The last events of a run: "done" with the response (or "error"), then [DONE]. */
+static void stream_finish(agent_stream *as, cove_status st, const struct cove_agent_response *res,
+                          const cove_error *err)
+{
+    json_t *v = NULL;
+    if (st == COVE_OK) {
+        v = agent_json(as->rid, as->a, res, as->trace);
+        as->trace = NULL;
+    }
+    pthread_mutex_lock(&as->mu);
+    if (!as->gone) {
+        cove_status put = v ? sse_event(as, "done", v) : COVE_ERR_NOMEM;
+        if (put != COVE_OK) {
+            json_t *e = error_json(st != COVE_OK ? st : COVE_ERR_NOMEM,
+                                   st != COVE_OK ? cove_error_msg(err)
+                                                 : "the response could not be written");
+            sse_event(as, "error", e);
+            json_decref(e);
+        }
+        sse_text(as, "[DONE]");
+    }
+    as->state = STREAM_DONE;
+    pthread_cond_broadcast(&as->cv);
+    pthread_mutex_unlock(&as->mu);
+    json_decref(v);
+}
+
+/* The run (the agent's mutex held, the agent made). */
+static void stream_run(agent_stream *as)
+{
+    cove_server *s = as->s;
+    cove_agent_set_audit(as->a->agent, s->audit);
+    struct cove_agent_response res;
+    memset(&res, 0, sizeof res);
+    cove_error err = {0};
+    cove_status st = cove_agent_run(as->a->agent, as->request, as->session_id, stream_step, as,
+                                    &res, &err);
+    if (st == COVE_OK)
+        srv_audit(s, COVE_AUDIT_FINAL_ANSWER, as->tenant, as->rid, NULL,
+                  res.answer ? res.answer : "");
+    else
+        srv_audit(s, COVE_AUDIT_ERROR, as->tenant, as->rid, NULL, cove_error_msg(&err));
+    stream_finish(as, st, &res, &err);
+    if (st == COVE_OK)
+        cove_agent_response_release(&res);
+}
+
+static void stream_set_state(agent_stream *as, enum stream_state state)
+{
+    pthread_mutex_lock(&as->mu);
+    as->state = state;
+    pthread_cond_broadcast(&as->cv);
+    pthread_mutex_unlock(&as->mu);
+}
+
+static void *stream_main(void *arg)
+{
+    agent_stream *as = arg;
+    srv_agent *a = as->a;
+    pthread_mutex_lock(&a->mu);
+    pthread_mutex_lock(&as->mu);
+    int gone = as->gone;
+    pthread_mutex_unlock(&as->mu);
+    if (gone) {
+        srv_audit(as->s, COVE_AUDIT_ERROR, as->tenant, as->rid, NULL,
+                  "cancelled: the client went away before the run");
+        stream_set_state(as, STREAM_DONE);
+    } else if (!a->agent && cove_agent_create(&a->cfg, NULL, &a->agent, &as->err) != COVE_OK) {
+        stream_set_state(as, STREAM_FAILED);
+    } else {
+        stream_set_state(as, STREAM_RUNNING);
+        stream_run(as);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* libmicrohttpd's reader: the events written so far, waiting (and watching) when none. */
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    agent_stream *as = cls;
+    (void)pos;
+    pthread_mutex_lock(&as->mu);
+    while (as->out_off == as->out.len && as->state != STREAM_DONE && !as->gone) {
+        srv_poll_wait(&as->cv, &as->mu);
+        if (srv_peer_gone(as->fd))
+            stream_gone(as);
+    }
+    ssize_t n;
+    if (as->gone) {
+        n = MHD_CONTENT_READER_END_WITH_ERROR;
+    } else if (as->out_off == as->out.len) {
+        n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        size_t k = as->out.len - as->out_off < max ? as->out.len - as->out_off : max;
+        memcpy(buf, as->out.data + as->out_off, k);
+        as->out_off += k;
+        if (as->out_off == as->out.len) {
+            cove_buf_reset(&as->out);
+            as->out_off = 0;
+        }
+        n = (ssize_t)k;
+    }
+    pthread_mutex_unlock(&as->mu);
+    return n;
+}
+
+/* libmicrohttpd is done with the response: stop the run if it still goes, join, free. */
+static void stream_free(void *cls)
+{
+    agent_stream *as = cls;
+    pthread_mutex_lock(&as->mu);
+    if (as->state != STREAM_DONE)
+        stream_gone(as);
+    pthread_mutex_unlock(&as->mu);
+    pthread_join(as->thread, NULL);
+    stream_destroy(as);
+}
+
+static struct MHD_Response *stream_response(srv_conn *c, agent_stream *as)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, as, stream_free);
+    if (!r) {
+        stream_free(as);
+        return NULL;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    c->status = 200;
+    return r;
+}
+
+/* Start the run on its thread and wait until it has the agent (watching the client). */
+static struct MHD_Response *run_streamed(srv_conn *c, srv_agent *a,
+                                         const struct cove_server_agent_req *r)
+{
+    agent_stream *as = stream_new(c, a, r);
+    if (!as)
+        return srv_reply_error(c, 500, NULL, NULL, "out of memory");
+    if (pthread_create(&as->thread, NULL, stream_main, as) != 0) {
+        stream_destroy(as);
+        return srv_reply_error(c, 500, NULL, NULL, "cannot start the agent's thread");
+    }
+    pthread_mutex_lock(&as->mu);
+    while (as->state == STREAM_STARTING) {
+        srv_poll_wait(&as->cv, &as->mu);
+        if (!as->gone && srv_peer_gone(as->fd))
+            stream_gone(as);
+    }
+    enum stream_state state = as->state; /* a short run may be done already */
+    int gone = as->gone;
+    pthread_mutex_unlock(&as->mu);
+    if (state != STREAM_FAILED && !gone)
+        return stream_response(c, as);
+    pthread_join(as->thread, NULL);
+    struct MHD_Response *resp = NULL; /* gone: the client left first */
+    if (state == STREAM_FAILED)
+        resp = srv_reply_error(c, 500, "agent", NULL, "agent '%s' cannot start: %s", a->name,
+                               cove_error_msg(&as->err));
+    stream_destroy(as);
     return resp;
 }
+
+/* ---------------------------------------------------------------- handler */
 
 struct MHD_Response *srv_h_agent(srv_conn *c)
 {
@@ -209,9 +546,6 @@ struct MHD_Response *srv_h_agent(srv_conn *c)
     cove_error err = {0};
     if (cove_server_parse_agent(c->body.data, c->body.len, c->arena, &r, param, &err))
         return srv_reply_status(c, &err, param);
-    if (r.stream)
-        return srv_reply_error(c, 400, "stream", "unsupported_parameter",
-                               "POST /agent does not stream; leave out \"stream\" or send false");
     srv_agent *a = find_agent(s, r.agent);
     if (!a)
         return srv_reply_error(c, 404, "agent", "agent_not_found", "no agent named '%.100s'",
@@ -224,6 +558,8 @@ struct MHD_Response *srv_h_agent(srv_conn *c)
         srv_audit(s, COVE_AUDIT_NOTE, tenant, c->rid, NULL, note);
         srv_audit(s, COVE_AUDIT_PROMPT, tenant, c->rid, NULL, r.request);
     }
+    if (r.stream)
+        return run_streamed(c, a, &r);
     pthread_mutex_lock(&a->mu);
     struct MHD_Response *resp = run_locked(c, a, &r);
     pthread_mutex_unlock(&a->mu);

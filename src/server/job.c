@@ -120,8 +120,7 @@ static void on_done(void *user, const cove_sched_result *res)
 
 /* ------------------------------------------------------------ the client */
 
-/* 1 when the peer closed its end of the connection (or it broke). */
-static int peer_gone(int fd)
+int srv_peer_gone(int fd)
 {
     if (fd < 0)
         return 0;
@@ -135,8 +134,7 @@ static int peer_gone(int fd)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-/* Wait (mu held) for news for at most SRV_POLL_MS. */
-static void wait_a_moment(srv_job *j)
+void srv_poll_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -145,7 +143,13 @@ static void wait_a_moment(srv_job *j)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+    pthread_cond_timedwait(cv, mu, &ts);
+}
+
+/* Wait (mu held) for news for at most SRV_POLL_MS. */
+static void wait_a_moment(srv_job *j)
+{
+    srv_poll_wait(&j->cv, &j->mu);
 }
 
 /* The client went away (mu held): cancel the generation, once. */
@@ -166,7 +170,7 @@ static int wait_done(srv_job *j)
     pthread_mutex_lock(&j->mu);
     while (!j->done) {
         wait_a_moment(j);
-        if (!j->done && peer_gone(j->fd)) {
+        if (!j->done && srv_peer_gone(j->fd)) {
             client_gone(j);
             break;
         }
@@ -182,7 +186,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     pthread_mutex_lock(&j->mu);
     while (j->out_off == j->out.len && !j->done && !j->gone) {
         wait_a_moment(j);
-        if (peer_gone(j->fd))
+        if (srv_peer_gone(j->fd))
             client_gone(j);
     }
     ssize_t n;

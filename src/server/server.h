@@ -59,6 +59,8 @@ typedef struct cove_server_params {
     const char *agent_kb;               /* knowledge base of the default agent, or NULL */
     const char *const *agent_roots;     /* read_file roots of the default agent */
     size_t n_agent_roots;
+    int agent_accept_weak_sandbox;      /* 1: every agent's file tools and plugins run even
+                                           where the kernel has no Landlock */
     struct cove_audit_log *audit;       /* borrowed (must outlive the server); NULL: none */
 } cove_server_params;
 

@@ -7,8 +7,8 @@
  * job.c (one generation request on the scheduler: events, waiting, SSE streaming),
  * h_completion.c (/completion, /v1/completions), h_chat.c (/v1/chat/completions),
  * tools.c (tool-call grammars and parsing tool calls out of the output), h_misc.c
- * (/v1/embeddings, /v1/models, /health, /metrics), h_agent.c (/agent, the audit log
- * helper), request_agent.c (the /agent body).
+ * (/v1/embeddings, /v1/models, /health, /metrics), h_agent.c (/agent and its SSE stream
+ * of steps, the audit log helper), request_agent.c (the /agent body).
  *
  * Threads: libmicrohttpd runs one thread per connection; the access handler of a
  * connection runs on its thread and may block (waiting for a generation). The scheduler's
@@ -229,6 +229,12 @@ typedef struct srv_job_spec {
  * to queue, or NULL when the client is gone (then the connection is closed).
  */
 struct MHD_Response *srv_job_run(srv_conn *c, const srv_job_spec *spec);
+
+/* Shared with the /agent stream (h_agent.c). 1 when the peer closed its end of the
+ * connection on socket fd (or it broke); 0 while it is open, and for fd -1. */
+int srv_peer_gone(int fd);
+/* Wait on cv (made with CLOCK_MONOTONIC; mu held) for news, at most 100 ms. */
+void srv_poll_wait(pthread_cond_t *cv, pthread_mutex_t *mu);
 
 /* Random 24-character id suffix ("chatcmpl-" + this). buf holds at least 25 bytes. */
 void srv_random_id(char *buf, size_t n);

@@ -16,6 +16,7 @@
 #include "agent/agent.h"
 #include "agent/registry.h"
 #include "agent_test.h"
+#include "base/log.h"
 #include "schema/schema.h"
 #include "test.h"
 
@@ -66,6 +67,7 @@ struct first_step {
     char action[64];
     char arguments[1024];
     char observation[512];
+    char thought[200];
 };
 
 static int on_step(void *user, const struct cove_agent_step *s)
@@ -74,6 +76,7 @@ static int on_step(void *user, const struct cove_agent_step *s)
     if (!f->seen) {
         f->seen = 1;
         snprintf(f->action, sizeof f->action, "%s", s->action);
+        snprintf(f->thought, sizeof f->thought, "%s", s->thought ? s->thought : "");
         snprintf(f->arguments, sizeof f->arguments, "%s", s->arguments ? s->arguments : "");
         snprintf(f->observation, sizeof f->observation, "%s",
                  s->observation ? s->observation : "");
@@ -112,6 +115,8 @@ TEST(model_tool_selection)
     CHECK_MSG(f != NULL, "missing model %s: fetch it with `cove pull smollm2-135m-instruct` "
               "or scripts/models.sh", model_path());
     fclose(f);
+    if (getenv("COVE_AGENT_MODEL_DEBUG"))
+        cove_log_setup(stderr, COVE_LOG_DEBUG, COVE_LOG_PLAIN);
     char dev[4096], sessions[4096];
     snprintf(dev, sizeof dev, "%s/devices.db", at_dir("model"));
     snprintf(sessions, sizeof sessions, "%s/sessions.db", at_dir("model"));
@@ -142,8 +147,8 @@ TEST(model_tool_selection)
         int hit = strcmp(fs.action, tasks[t].tool) == 0;
         valid += ok_plan;
         right += hit;
-        printf("  %-2zu %-15s %-15s %s %s\n", t + 1, tasks[t].tool, fs.action,
-               hit ? "ok  " : "MISS", fs.arguments);
+        printf("  %-2zu %-15s %-15s %s %s | %s\n", t + 1, tasks[t].tool, fs.action,
+               hit ? "ok  " : "MISS", fs.arguments, fs.thought);
         cove_agent_response_release(&res);
     }
     printf("tool selection: %d of %zu right (%.1f%%); plans valid: %d of %zu\n", right,

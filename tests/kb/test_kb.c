@@ -218,15 +218,16 @@ TEST(hnsw_recall_and_roundtrip)
     size_t len = 0;
     CHECK_OK(cove_kb_hnsw_save(h, &data, &len));
     cove_error err = {0};
-    CHECK_OK(cove_kb_hnsw_load(data, len, (size_t)n, &h2, &err));
+    CHECK_OK(cove_kb_hnsw_load(data, len, dim, &h2, &err));
     CHECK(hnsw_recall(h2, vi, v, dim, n) == r);
     cove_kb_hnsw_free(h2);
     h2 = NULL;
-    CHECK(cove_kb_hnsw_load(data, len, (size_t)n + 1, &h2, &err) == COVE_ERR_FORMAT);
-    CHECK(cove_kb_hnsw_load(data, len - 1, (size_t)n, &h2, &err) == COVE_ERR_FORMAT);
-    uint32_t *links0 = (uint32_t *)(data + 32 + (size_t)n); /* first layer-0 list */
+    CHECK(cove_kb_hnsw_load(data, len, dim + 1, &h2, &err) == COVE_ERR_FORMAT);
+    CHECK(cove_kb_hnsw_load(data, len - 1, dim, &h2, &err) == COVE_ERR_FORMAT);
+    /* header, then ids, hashes, removed flags and levels; the first layer-0 list */
+    uint32_t *links0 = (uint32_t *)(data + 64 + (size_t)n * 14);
     links0[1] = (uint32_t)n + 7;
-    CHECK(cove_kb_hnsw_load(data, len, (size_t)n, &h2, &err) == COVE_ERR_FORMAT);
+    CHECK(cove_kb_hnsw_load(data, len, dim, &h2, &err) == COVE_ERR_FORMAT);
     CHECK(h2 == NULL);
     cove_free(data);
     cove_kb_hnsw_free(h);

@@ -23,6 +23,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from http.client import HTTPConnection
 
 COVE, FIXTURES, BUILD = sys.argv[1], sys.argv[2], sys.argv[3]
 CACHE = os.environ.get("COVE_MODELS") or os.path.expanduser("~/.cache/cove/models")
@@ -322,6 +323,74 @@ def sigterm_drains():
           b'"stop":true' in got.get("body", b""), str(got)[-300:])
 
 
+def agent_config():
+    """A calculator-only agent on the instruct model: a tool call first, then the answer."""
+    f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump({"model": SMOL, "tools": ["calculator"], "max_steps": 3, "tool_first": True,
+               "max_tokens": 64, "n_ctx": 2048}, f)
+    f.close()
+    return f.name
+
+
+def sse_read(resp):
+    """The events of an SSE response (dicts) and whether it ended with data: [DONE]."""
+    events, done = [], False
+    for raw in resp:
+        line = raw.decode().strip()
+        if not line:
+            continue
+        if done or not line.startswith("data: "):
+            return events, False
+        if line == "data: [DONE]":
+            done = True
+        else:
+            events.append(json.loads(line[len("data: "):]))
+    return events, done
+
+
+def agent_stream_cases(url):
+    ask = {"request": "What is 17 * 3? Use the calculator.", "agent": "calc"}
+    st, body = http(url + "/agent", ask, timeout=120)
+    plain = json.loads(body) if st == 200 else {}
+    check("/agent without stream", st == 200 and plain.get("trace"), body[:500])
+    req = urllib.request.Request(url + "/agent", method="POST",
+                                 data=json.dumps(dict(ask, stream=True)).encode())
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        ctype = resp.headers.get("Content-Type")
+        events, done = sse_read(resp)
+    steps = [e for e in events if e.get("type") == "step"]
+    last = dict(events[-1]) if events else {}
+    check("/agent stream: steps in order, then done, then [DONE]",
+          ctype == "text/event-stream" and done and last.pop("type", None) == "done" and
+          [e["step"] for e in steps] == list(range(1, len(steps) + 1)) and
+          len(steps) == len(events) - 1, (ctype, done, events))
+    want = dict(plain)
+    for d in (last, want):
+        d.pop("id", None)
+    check("/agent stream: done equals the plain reply (answer, actions)",
+          last.get("response") == want.get("response") and
+          [e["action"] for e in steps] == [t["action"] for t in want.get("trace", [])] and
+          [t["action"] for t in last.get("trace", [])] == [e["action"] for e in steps],
+          (last, want))
+
+    # a client that reads the first event and hangs up; the server stays well
+    host, port = url[len("http://"):].rsplit(":", 1)
+    conn = HTTPConnection(host, int(port), timeout=120)
+    conn.request("POST", "/agent", json.dumps(dict(ask, stream=True)),
+                 {"Content-Type": "application/json"})
+    first = conn.getresponse().readline()
+    conn.close()
+    check("/agent stream: first event before hanging up", b'"type":"step"' in first, first)
+    st, body = http(url + "/health")
+    st2, body2 = http(url + "/agent", ask, timeout=120)
+    check("/agent after a client hung up", st == 200 and st2 == 200 and
+          json.loads(body2).get("response") == plain.get("response"), (st, st2, body2[:300]))
+
+    st, body = http(url + "/agent", {"request": "", "stream": True})
+    check("/agent stream with a bad body is a JSON 400",
+          st == 400 and json.loads(body)["error"]["param"] == "request", body)
+
+
 def section(name, fn, *args):
     """Run one group of cases; an exception fails the group instead of ending the test."""
     try:
@@ -338,14 +407,18 @@ def main():
     if failed:
         print("%d passed, %d failed" % (passed, failed))
         return 1
-    srv = Server("-m", SMOL, "--embed-model", MINILM, "--ctx", "2048", "--parallel", "4")
+    calc = agent_config()
+    srv = Server("-m", SMOL, "--embed-model", MINILM, "--ctx", "2048", "--parallel", "4",
+                 "--agent", "calc=" + calc)
     try:
         client = openai.OpenAI(base_url=srv.url + "/v1", api_key="none", max_retries=0, timeout=120)
         section("chat", chat_cases, client)
         section("tools", tool_cases, client)
         section("embeddings", embedding_cases, client)
+        section("agent stream", agent_stream_cases, srv.url)
     finally:
         check("server stops with 0", srv.stop() == 0, "".join(srv.log))
+        os.unlink(calc)
     srv = Server("-m", STORIES, "--ctx", "512")
     try:
         section("llama.cpp client", llama_cases, srv.url)

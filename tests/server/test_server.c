@@ -6,11 +6,15 @@
  * talks to it with libcurl, and stops it before returning. Embeddings use the catalogue's
  * all-minilm-l6-v2 from the model cache ($COVE_MODELS or ~/.cache/cove/models).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -695,7 +699,7 @@ TEST(server_agent_runs_and_refuses_bad_input)
         {"{\"request\":\"\"}", "request", 400},
         {"{\"request\":\"hi\",\"temperature\":0}", "temperature", 400},
         {"{\"request\":\"hi\",\"session_id\":7}", "session_id", 400},
-        {"{\"request\":\"hi\",\"stream\":true}", "stream", 400},
+        {"{\"request\":\"hi\",\"stream\":1}", "stream", 400},
         {"{\"request\":\"hi\",\"agent\":\"nobody\"}", "agent", 404},
         {"[1]", NULL, 400},
     };
@@ -747,4 +751,389 @@ TEST(server_audit_log_verifies)
           strstr(text, "Once upon") && strstr(text, "\"kind\":\"model_output\"") &&
           strstr(text, "\"kind\":\"tool_call\"") && strstr(text, "\"kind\":\"final_answer\"") &&
           strstr(text, "17 * 3"));
+}
+
+/* ------------------------------------------------------- /agent streaming */
+/*
+ * A scripted OpenAI-style model server on 127.0.0.1 for agents with "remote_url": each
+ * POST gets one plan chosen from the conversation it carries (k = the observations in it),
+ * so a run's steps are known and the same every time. A request with "countdown" in it
+ * calls the calculator at every step, 300 ms a call (a long run to walk away from);
+ * otherwise two calculator steps and then a final answer.
+ */
+struct fake_llm {
+    int fd, port;
+    pthread_t thread;
+    volatile int stop;
+    volatile int calls;
+};
+
+/* Read one HTTP request (headers and Content-Length body) into req. 0, or -1. */
+static int fake_read(int fd, struct cove_buf *req)
+{
+    size_t head = 0, body = 0;
+    char buf[8192];
+    while (!head || req->len < head + body) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0 || cove_buf_append(req, buf, (size_t)n) != COVE_OK)
+            return -1;
+        const char *end = head ? NULL : strstr(req->data, "\r\n\r\n");
+        if (end) {
+            head = (size_t)(end - req->data) + 4;
+            const char *cl = strcasestr(req->data, "\r\nContent-Length:");
+            body = cl && cl < end ? (size_t)atol(cl + 17) : 0;
+            if (strcasestr(req->data, "\r\nExpect: 100-continue") &&
+                send(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL) != 25)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The assistant turns (earlier plans) of the conversation in a request's JSON body. */
+static int fake_turns(const char *req)
+{
+    const char *body = strstr(req, "\r\n\r\n");
+    json_t *v = body ? json_loads(body + 4, 0, NULL) : NULL, *m;
+    size_t i;
+    int k = 0;
+    json_array_foreach(json_object_get(v, "messages"), i, m)
+        k += strcmp(json_string_value(json_object_get(m, "role")), "assistant") == 0;
+    json_decref(v);
+    return k;
+}
+
+static void fake_answer(struct fake_llm *f, int fd, const char *req)
+{
+    int k = fake_turns(req);
+    char plan[256];
+    if (strstr(req, "countdown")) {
+        usleep(300 * 1000);
+        snprintf(plan, sizeof plan, "{\"thought\":\"Next.\",\"action\":\"calculator\","
+                 "\"arguments\":{\"expression\":\"%d+1\"}}", k);
+    } else if (k < 2) {
+        snprintf(plan, sizeof plan, "{\"thought\":\"Step %d.\",\"action\":\"calculator\","
+                 "\"arguments\":{\"expression\":\"(%d+1)*3\"}}", k + 1, k);
+    } else {
+        snprintf(plan, sizeof plan, "{\"thought\":\"Done.\",\"action\":\"final_answer\","
+                 "\"answer\":\"6\",\"citations\":[]}");
+    }
+    json_t *v = json_pack("{s:s, s:[{s:i, s:{s:s, s:s}, s:s}]}", "object", "chat.completion",
+                          "choices", "index", 0, "message", "role", "assistant", "content",
+                          plan, "finish_reason", "stop");
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    char head[256];
+    int n = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(text));
+    if (send(fd, head, (size_t)n, MSG_NOSIGNAL) == n)
+        send(fd, text, strlen(text), MSG_NOSIGNAL);
+    free(text);
+    f->calls++;
+}
+
+static void *fake_main(void *arg)
+{
+    struct fake_llm *f = arg;
+    while (!f->stop) {
+        struct pollfd p = {.fd = f->fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int fd = accept(f->fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        struct cove_buf req;
+        cove_buf_init(&req, 8u << 20);
+        if (fake_read(fd, &req) == 0)
+            fake_answer(f, fd, req.data);
+        cove_buf_release(&req);
+        close(fd);
+    }
+    return NULL;
+}
+
+static int fake_start(struct fake_llm *f)
+{
+    memset(f, 0, sizeof *f);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    f->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(f->fd, 8) != 0 ||
+        getsockname(f->fd, (struct sockaddr *)&a, &len) != 0)
+        return -1;
+    f->port = ntohs(a.sin_port);
+    return pthread_create(&f->thread, NULL, fake_main, f) == 0 ? 0 : -1;
+}
+
+static void fake_stop(struct fake_llm *f)
+{
+    f->stop = 1;
+    pthread_join(f->thread, NULL);
+    close(f->fd);
+}
+
+/* Agents for the stream cases: "steps" (the catalogue's instruct model, a tool call first,
+ * then an answer) and "scripted" (the fake model server on port). */
+static cove_server *start_stream_agents(int port, struct cove_audit_log *audit)
+{
+    static const char *names[] = {"steps", "scripted"};
+    static char paths[2][1200];
+    static const char *configs[2] = {paths[0], paths[1]};
+    snprintf(paths[0], sizeof paths[0], "%s/steps.json", test_tmpdir());
+    snprintf(paths[1], sizeof paths[1], "%s/scripted.json", test_tmpdir());
+    FILE *f = fopen(paths[0], "w"), *g = fopen(paths[1], "w");
+    if (f)
+        fprintf(f, "{\"model\": \"%s\", \"tools\": [\"calculator\"], \"max_steps\": 3, "
+                   "\"tool_first\": true, \"max_tokens\": 64, \"n_ctx\": 2048}\n",
+                catalogue_model("SmolLM2-135M-Instruct.Q4_1.gguf"));
+    if (g)
+        fprintf(g, "{\"remote_url\": \"http://127.0.0.1:%d\", \"tools\": [\"calculator\"], "
+                   "\"max_steps\": 8}\n", port);
+    if (f)
+        fclose(f);
+    if (g)
+        fclose(g);
+    if (!f || !g)
+        return NULL;
+    cove_server_params p = cove_server_default_params();
+    p.n_parallel = 2;
+    p.agent_names = names;
+    p.agent_configs = configs;
+    p.n_agents = 2;
+    p.audit = audit;
+    return start(&p);
+}
+
+/* The events of an SSE body: a JSON array of the events before "data: [DONE]", or NULL
+ * when the body is not "data: JSON\n\n"... "data: [DONE]\n\n". */
+static json_t *sse_events(const struct reply *r)
+{
+    const char *p = r->body.data;
+    if (!p || !cove_str_ends_with(p, "data: [DONE]\n\n"))
+        return NULL;
+    json_t *a = json_array();
+    while (strncmp(p, "data: ", 6) == 0 && strcmp(p, "data: [DONE]\n\n") != 0) {
+        const char *end = strstr(p, "\n\n");
+        json_t *v = end ? json_loadb(p + 6, (size_t)(end - p - 6), 0, NULL) : NULL;
+        if (!json_is_object(v)) {
+            json_decref(v);
+            json_decref(a);
+            return NULL;
+        }
+        json_array_append_new(a, v);
+        p = end + 2;
+    }
+    if (strcmp(p, "data: [DONE]\n\n") != 0) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+static const char *type_of(json_t *ev)
+{
+    const char *t = json_string_value(json_object_get(ev, "type"));
+    return t ? t : "";
+}
+
+/*
+ * Check a streamed run against the unstreamed reply `plain` of the same request: step
+ * events numbered 1, 2, ... with the actions of plain's trace, then a done event equal to
+ * plain but for "id" and "type", then [DONE]. `exact`: the whole object must match (else
+ * the answer, the actions and the stop reason).
+ */
+static int check_stream(const struct reply *sse, const struct reply *plain, int exact)
+{
+    json_t *ev = sse_events(sse), *want = json_of(plain);
+    json_t *trace = json_object_get(want, "trace");
+    size_t n = json_array_size(ev);
+    int ok = ev && want && n == json_array_size(trace) + 1;
+    for (size_t i = 0; ok && i + 1 < n; i++) {
+        json_t *e = json_array_get(ev, i);
+        ok = strcmp(type_of(e), "step") == 0 &&
+             json_integer_value(json_object_get(e, "step")) == (json_int_t)i + 1 &&
+             json_is_object(json_object_get(e, "arguments")) &&
+             json_equal(json_object_get(e, "action"),
+                        json_object_get(json_array_get(trace, i), "action"));
+    }
+    json_t *done = ok ? json_array_get(ev, n - 1) : NULL;
+    ok = ok && strcmp(type_of(done), "done") == 0;
+    if (ok) {
+        json_object_del(done, "type");
+        json_object_del(done, "id");
+        json_object_del(want, "id");
+        ok = exact ? json_equal(done, want) != 0
+                   : json_equal(json_object_get(done, "response"),
+                                json_object_get(want, "response")) &&
+                     json_equal(json_object_get(done, "stop"), json_object_get(want, "stop"));
+        for (size_t i = 0; ok && i + 1 < n; i++)
+            ok = json_equal(json_object_get(json_array_get(json_object_get(done, "trace"), i),
+                                            "action"),
+                            json_object_get(json_array_get(trace, i), "action"));
+    }
+    json_decref(ev);
+    json_decref(want);
+    return ok;
+}
+
+/* The kinds of the records in an audit log, one letter each, 'N' (note) starting a run. */
+static void audit_kinds(const char *path, char *out, size_t cap)
+{
+    static const struct { const char *kind; char c; } map[] = {
+        {"\"kind\":\"note\"", 'N'}, {"\"kind\":\"prompt\"", 'P'},
+        {"\"kind\":\"model_output\"", 'M'}, {"\"kind\":\"tool_call\"", 'C'},
+        {"\"kind\":\"tool_result\"", 'R'}, {"\"kind\":\"policy\"", 'Y'},
+        {"\"kind\":\"final_answer\"", 'F'}, {"\"kind\":\"error\"", 'E'},
+        {"\"kind\":\"session_start\"", 'S'}, {"\"kind\":\"session_end\"", 'T'}};
+    size_t n = 0;
+    char line[1 << 16];
+    FILE *f = fopen(path, "r");
+    while (f && n + 1 < cap && fgets(line, sizeof line, f))
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+            if (strstr(line, map[i].kind)) {
+                out[n++] = map[i].c;
+                break;
+            }
+    if (f)
+        fclose(f);
+    out[n] = '\0';
+}
+
+#define STEPS_BODY(extra) \
+    "{\"request\":\"What is 17 * 3? Use the calculator.\",\"agent\":\"steps\"" extra "}"
+#define SCRIPTED_BODY(extra) \
+    "{\"request\":\"Multiply, then answer.\",\"agent\":\"scripted\"" extra "}"
+
+TEST(server_agent_stream_matches_plain_run)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/stream-audit.jsonl", test_tmpdir());
+    unlink(path);
+    struct cove_audit_params ap = cove_audit_default_params();
+    ap.path = path;
+    cove_audit_log *log = NULL;
+    CHECK_OK(cove_audit_create(&ap, &log, NULL));
+    struct fake_llm fake;
+    CHECK(fake_start(&fake) == 0);
+    cove_server *s = start_stream_agents(fake.port, log);
+    CHECK(s);
+    int port = cove_server_port(s);
+    struct reply plain = {0}, sse = {0};
+    /* the scripted model: three steps, known exactly */
+    CHECK_EQ_INT(post(port, "/agent", NULL, SCRIPTED_BODY(""), &plain), 200);
+    CHECK_EQ_INT(post(port, "/agent", NULL, SCRIPTED_BODY(",\"stream\":true"), &sse), 200);
+    json_t *pv = json_of(&plain);
+    CHECK_MSG(json_integer_value(json_object_get(pv, "steps")) == 3, "%s", plain.body.data);
+    json_decref(pv);
+    CHECK_MSG(check_stream(&sse, &plain, 1), "%s\n---\n%s", sse.body.data, plain.body.data);
+    cove_buf_release(&plain.body);
+    cove_buf_release(&sse.body);
+    /* the real model at temperature 0: a calculator call, then the answer */
+    CHECK_EQ_INT(post(port, "/agent", NULL, STEPS_BODY(""), &plain), 200);
+    CHECK_EQ_INT(post(port, "/agent", NULL, STEPS_BODY(",\"stream\":true"), &sse), 200);
+    CHECK_MSG(check_stream(&sse, &plain, 0), "%s\n---\n%s", sse.body.data, plain.body.data);
+    cove_buf_release(&plain.body);
+    cove_buf_release(&sse.body);
+    CHECK_OK(cove_server_drain(s, 5000));
+    cove_server_free(s);
+    fake_stop(&fake);
+    CHECK_OK(cove_audit_close(log, NULL));
+    /* the audit log holds the same records for a streamed run as for a plain one */
+    char kinds[4096];
+    audit_kinds(path, kinds, sizeof kinds);
+    char *runs[4] = {0};
+    int n_runs = 0;
+    for (char *p = strtok(kinds, "N"); p && n_runs < 4; p = strtok(NULL, "N"))
+        runs[n_runs++] = p;
+    CHECK_MSG(n_runs == 4, "audit kinds: %d runs", n_runs);
+    CHECK_MSG(strcmp(runs[0], runs[1]) == 0 && strchr(runs[0], 'F'), "%s | %s", runs[0],
+              runs[1]);
+    CHECK_MSG(strcmp(runs[2], runs[3]) == 0 && strchr(runs[2], 'F'), "%s | %s", runs[2],
+              runs[3]);
+}
+
+TEST(server_agent_stream_refuses_bad_input_as_json)
+{
+    struct fake_llm fake;
+    CHECK(fake_start(&fake) == 0);
+    cove_server *s = start_stream_agents(fake.port, NULL);
+    CHECK(s);
+    int port = cove_server_port(s);
+    static const struct { const char *body, *param; long status; } bad[] = {
+        {"{\"request\":\"\",\"stream\":true}", "request", 400},
+        {"{\"stream\":true}", "request", 400},
+        {"{\"request\":\"hi\",\"stream\":\"yes\"}", "stream", 400},
+        {"{\"request\":\"hi\",\"stream\":true,\"n\":2}", "n", 400},
+        {"{\"request\":\"hi\",\"stream\":true,\"agent\":\"nobody\"}", "agent", 404},
+        {"{\"request\":\"hi\",\"stream\":true", NULL, 400},
+    };
+    struct reply r = {0};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_MSG(post(port, "/agent", NULL, bad[i].body, &r) == bad[i].status, "%s: %ld %s",
+                  bad[i].body, r.status, r.body.data);
+        CHECK_MSG(is_error(&r, bad[i].param), "%s: %s", bad[i].body, r.body.data);
+        cove_buf_release(&r.body);
+    }
+    cove_server_free(s);
+    fake_stop(&fake);
+}
+
+TEST(server_agent_stream_disconnect_cancels)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/cancel-audit.jsonl", test_tmpdir());
+    unlink(path);
+    struct cove_audit_params ap = cove_audit_default_params();
+    ap.path = path;
+    cove_audit_log *log = NULL;
+    CHECK_OK(cove_audit_create(&ap, &log, NULL));
+    struct fake_llm fake;
+    CHECK(fake_start(&fake) == 0);
+    cove_server *s = start_stream_agents(fake.port, log);
+    CHECK(s);
+    int port = cove_server_port(s);
+    /* the client reads the first step and hangs up; the run would take 8 steps of 300 ms */
+    struct reply r = {.abort_after_first = 1};
+    post(port, "/agent", NULL,
+         "{\"request\":\"countdown\",\"agent\":\"scripted\",\"stream\":true}", &r);
+    static const char first[] = "data: {\"type\":\"step\",\"step\":1,";
+    CHECK_MSG(r.status == 200 && r.body.data &&
+              strncmp(r.body.data, first, sizeof first - 1) == 0, "%ld %s", r.status,
+              r.body.data);
+    cove_buf_release(&r.body);
+    r.abort_after_first = 0;
+    double gone = 0;
+    for (int i = 0; i < 250 && gone < 1; i++) {
+        usleep(20000);
+        gone = metric(port, "cove_client_disconnects_total");
+    }
+    CHECK_MSG(gone == 1, "cove_client_disconnects_total %g", gone);
+    /* the run stops at its next step: no model call after the one under way */
+    usleep(1000 * 1000);
+    int calls = fake.calls;
+    CHECK_MSG(calls <= 3, "the run went on after the client left: %d model calls", calls);
+    /* the server is well and the agent free for the next request */
+    CHECK_EQ_INT(http(port, "GET", "/health", NULL, NULL, 0, &r), 200);
+    cove_buf_release(&r.body);
+    CHECK_EQ_INT(post(port, "/agent", NULL, SCRIPTED_BODY(",\"stream\":true"), &r), 200);
+    json_t *ev = sse_events(&r);
+    json_t *last = json_array_get(ev, json_array_size(ev) - 1);
+    CHECK_MSG(ev && strcmp(type_of(last), "done") == 0 &&
+              strcmp(json_string_value(json_object_get(last, "response")), "6") == 0, "%s",
+              r.body.data);
+    json_decref(ev);
+    cove_buf_release(&r.body);
+    CHECK_OK(cove_server_drain(s, 5000));
+    cove_server_free(s);
+    fake_stop(&fake);
+    CHECK_OK(cove_audit_close(log, NULL));
+    /* the cancelled run ends in an error record, the next one in its answer */
+    char kinds[4096];
+    audit_kinds(path, kinds, sizeof kinds);
+    char *runs[2] = {0};
+    int n_runs = 0;
+    for (char *p = strtok(kinds, "N"); p && n_runs < 2; p = strtok(NULL, "N"))
+        runs[n_runs++] = p;
+    CHECK_MSG(n_runs == 2 && cove_str_ends_with(runs[0], "E") && !strchr(runs[0], 'F') &&
+              cove_str_ends_with(runs[1], "F"), "audit kinds: %s | %s", runs[0], runs[1]);
 }

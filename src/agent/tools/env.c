@@ -54,6 +54,13 @@ cove_status cove_agent_env_add_root(struct cove_agent_env *env, const char *dir,
     int fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return cove_error_set(err, COVE_ERR_IO, "root %s: not an openable directory", dir);
+    if (fd < 10) { /* sandboxed tools keep it at its number; 0..3 are the sandbox's own */
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+        close(fd);
+        if (high < 0)
+            return cove_error_set(err, COVE_ERR_IO, "root %s: cannot keep its descriptor", dir);
+        fd = high;
+    }
     strcpy(r->path, real);
     const char *slash = strrchr(real, '/');
     cove_str_copy(r->name, sizeof r->name, slash && slash[1] ? slash + 1 : real);

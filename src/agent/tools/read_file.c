@@ -67,4 +67,5 @@ const struct cove_agent_tool_def cove_agent_tool_read_file = {
     .handler = read_run,
     .limits = {.timeout_ms = 5000, .max_output = 16384 + 512, .max_calls = 20},
     .effect = COVE_AGENT_READ_ONLY,
+    .flags = COVE_AGENT_TOOL_SANDBOXED,
 };

@@ -36,6 +36,10 @@ struct cove_agent_env {
                                         0: none. Set by the registry for each call */
     int64_t now_override;            /* tests: current_time reports this Unix time when > 0 */
     size_t read_max;                 /* bytes read_file returns; 0: 16 KiB */
+    int sandbox_accept_weak;         /* 1: sandboxed tools run even without Landlock */
+    int sandbox_without_landlock;    /* 1: sandboxed tools act as on a kernel without
+                                        Landlock (tests of the weak-mode refusal) */
+    const void *tool_data;           /* the running tool's def->data; set per call */
 };
 
 /* Zero the env and mark every root slot closed. */
@@ -48,6 +52,36 @@ void cove_agent_env_release(struct cove_agent_env *env);
  * COVE_ERR_LIMIT (more than COVE_AGENT_MAX_ROOTS).
  */
 cove_status cove_agent_env_add_root(struct cove_agent_env *env, const char *dir, cove_error *err);
+
+/*
+ * Run def's handler in a sandboxed child (COVE_AGENT_TOOL_SANDBOXED; called by the
+ * registry): policy from env's roots and def's limits; obs receives the child's
+ * observation and sources. Returns the handler's status and message, or the sandbox's
+ * (COVE_ERR_PERMISSION in a refused weak mode or on a seccomp violation, COVE_ERR_TIMEOUT,
+ * COVE_ERR_LIMIT, COVE_ERR_IO when the child died).
+ */
+cove_status cove_agent_run_sandboxed(const struct cove_agent_tool_def *def,
+                                     struct cove_agent_env *env, const json_t *args,
+                                     struct cove_agent_obs *obs, cove_error *err);
+
+/*
+ * Signed tool plugins (include/cove/plugin.h, docs/plugins.md). A set is an owned handle.
+ * cove_agent_plugins_load verifies each manifest in manifests[0, n) against the keys at
+ * trusted_keys (a key file or a directory of *.pub: audit/sign.h): signature, file hash,
+ * kind "plugin", grantable permissions. host: the program that runs shared-library
+ * plugins (`cove plugin-host`); NULL: this process's executable. Errors: those of
+ * cove_audit_manifest_verify (COVE_ERR_PERMISSION for a bad signature or an untrusted
+ * key, COVE_ERR_CHECKSUM for a changed file, COVE_ERR_NOT_FOUND), COVE_ERR_PERMISSION for
+ * permissions that cannot be granted or no trusted keys, COVE_ERR_LIMIT.
+ */
+typedef struct cove_agent_plugins cove_agent_plugins;
+cove_status cove_agent_plugins_load(const char *const *manifests, size_t n,
+                                    const char *trusted_keys, const char *host,
+                                    cove_agent_plugins **out, cove_error *err);
+/* Add every plugin of ps to r (entries borrow from ps: free ps after r). */
+cove_status cove_agent_plugins_register(const cove_agent_plugins *ps, cove_agent_registry *r,
+                                        cove_error *err);
+void cove_agent_plugins_free(cove_agent_plugins *ps);
 
 /* Monotonic clock in milliseconds. */
 int64_t cove_agent_now_ms(void);

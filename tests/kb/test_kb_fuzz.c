@@ -1,0 +1,85 @@
+/*
+ * tests/kb/test_kb_fuzz.c - inputs fuzz_extract (tests/fuzz/) found, kept as unit cases.
+ * Each input is also a seed of tests/fuzz/corpus/extract/ (its first byte holds the
+ * fuzz target's settings: format, tokenizer, chunk size, overlap).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "kb/kb_int.h"
+#include "test.h"
+
+/* A seed of the extract corpus, without its settings byte (exactly its length, no NUL). */
+static char *corpus_input(const char *name, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/extract/%s", COVE_SOURCE_DIR, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (n < 1)
+        return NULL;
+    char *p = cove_malloc(n - 1 ? n - 1 : 1);
+    if (p)
+        memcpy(p, buf + 1, n - 1);
+    *len = n - 1;
+    return p;
+}
+
+/* An html comment opened near the end of a text that is not NUL-terminated: the search
+ * for "-->" read past the text. */
+TEST(extract_html_comment_unterminated)
+{
+    static const char in[] = "<!-- comment <p>hidden</p> -\x03<!-- comment <p>hidden</p> - unterminated";
+    size_t n = sizeof in - 1;
+    char *text = cove_malloc(n); /* no NUL after it: the sanitizers see any read past */
+    CHECK(text != NULL);
+    memcpy(text, in, n);
+    kb_doc d;
+    cove_error err = {0};
+    cove_status st = kb_extract("x", KB_FMT_HTML, text, n, 1000, &d, &err);
+    cove_free(text);
+    CHECK_OK(st);
+    CHECK_EQ_INT(d.n, 0); /* all of it is inside the comment */
+    kb_doc_release(&d);
+
+    static const char closed[] = "<p>a</p><!-- x > y -->b<!-->c";
+    CHECK_OK(kb_extract("x", KB_FMT_HTML, closed, sizeof closed - 1, 1000, &d, &err));
+    CHECK_EQ_INT(d.n, 2);
+    CHECK_STR_EQ(d.blocks[0].text, "a");
+    CHECK_STR_EQ(d.blocks[1].text, "bc");
+    kb_doc_release(&d);
+}
+
+/* A heading long enough to leave 16-token chunks only half their size, with an overlap of
+ * 7 tokens: each window of a long block moved on by a few bytes only, and the windows
+ * repeated the block many times over. */
+TEST(chunk_overlap_with_long_heading)
+{
+    size_t len = 0;
+    char *text = corpus_input("regress_chunk_overlap_long_heading", &len);
+    CHECK_MSG(text != NULL, "missing tests/fuzz/corpus/extract/regress_chunk_overlap_long_heading");
+    kb_doc d;
+    cove_error err = {0};
+    cove_status st = kb_extract("x", KB_FMT_MD, text, len, 1000, &d, &err);
+    cove_free(text);
+    CHECK_OK(st);
+    kb_chunks c;
+    st = kb_chunk_doc(&d, NULL, 16, 7, &c, &err);
+    size_t doc_bytes = 0, chunk_bytes = 0;
+    for (size_t i = 0; i < d.n; i++)
+        doc_bytes += d.blocks[i].len + 2;
+    kb_doc_release(&d);
+    CHECK_OK(st);
+    for (size_t i = 0; i < c.n; i++)
+        chunk_bytes += strlen(c.items[i].text);
+    size_t n_chunks = c.n;
+    kb_chunks_release(&c);
+    CHECK_MSG(chunk_bytes <= 3 * doc_bytes, "%zu chunks hold %zu bytes of %zu", n_chunks,
+              chunk_bytes, doc_bytes);
+}
