@@ -2,6 +2,8 @@
  * agent/agent.c - an agent's life cycle: its registry, tools' world, prompt and audit.
  */
 #include <string.h>
+#include <stdio.h>
+#include <stdlib.h> /* TMPDBG */
 
 #include "agent/agent_int.h"
 #include "audit/audit.h"
@@ -82,6 +84,7 @@ cove_status agent_build_system(cove_agent *a, cove_error *err)
     }
     cove_free(a->system);
     a->system = cove_buf_detach(&b, NULL);
+    if (getenv("COVE_X_SYS")) fprintf(stderr, "%s\n", a->system); /* TMPDBG */
     return COVE_OK;
 }
 
@@ -115,18 +118,47 @@ struct cove_agent_registry *cove_agent_get_registry(cove_agent *a)
     return a ? a->reg : NULL;
 }
 
-/* The registry: the allowed built-in tools with the configured budgets. */
+/* Is `name` in the config's allowed tools (all are when none are listed)? */
+static int allowed(const struct cove_agent_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_tools; i++)
+        if (strcmp(c->tools[i], name) == 0)
+            return 1;
+    return c->n_tools == 0;
+}
+
+/* Signed plugins (tools/plugin.c); "tools" may name them beside the built-ins. */
+static cove_status add_plugins(cove_agent *a, const char **builtin, size_t *n_builtin,
+                               cove_error *err)
+{
+    const struct cove_agent_config *c = &a->cfg;
+    cove_status st = COVE_OK;
+    if (c->n_plugins > 0)
+        st = cove_agent_plugins_load((const char *const *)c->plugins, c->n_plugins,
+                                     c->trusted_keys, c->plugin_host, &a->plugins, err);
+    for (size_t i = 0; st == COVE_OK && i < c->n_tools; i++) {
+        int is_plugin = 0;
+        for (size_t k = 0; k < cove_agent_plugins_count(a->plugins); k++)
+            is_plugin |= strcmp(cove_agent_plugins_name(a->plugins, k), c->tools[i]) == 0;
+        if (!is_plugin)
+            builtin[(*n_builtin)++] = c->tools[i];
+    }
+    for (size_t k = 0; st == COVE_OK && k < cove_agent_plugins_count(a->plugins); k++)
+        if (allowed(c, cove_agent_plugins_name(a->plugins, k)))
+            st = cove_agent_plugins_register_one(a->plugins, k, a->reg, err);
+    return st;
+}
+
+/* The registry: the allowed built-in tools and plugins with the configured budgets. */
 static cove_status make_registry(cove_agent *a, cove_error *err)
 {
+    const char *builtin[COVE_AGENT_MAX_TOOLS];
+    size_t n_builtin = 0;
     cove_status st = cove_agent_registry_create(&a->reg, err);
     if (st == COVE_OK)
-        st = cove_agent_registry_add_builtins(a->reg, (const char *const *)a->cfg.tools,
-                                              a->cfg.n_tools, err);
-    if (st == COVE_OK && a->cfg.n_plugins > 0)
-        st = cove_agent_plugins_load((const char *const *)a->cfg.plugins, a->cfg.n_plugins,
-                                     a->cfg.trusted_keys, a->cfg.plugin_host, &a->plugins, err);
-    if (st == COVE_OK)
-        st = cove_agent_plugins_register(a->plugins, a->reg, err);
+        st = add_plugins(a, builtin, &n_builtin, err);
+    if (st == COVE_OK && (a->cfg.n_tools == 0 || n_builtin > 0))
+        st = cove_agent_registry_add_builtins(a->reg, builtin, n_builtin, err);
     for (size_t i = 0; st == COVE_OK && i < a->cfg.n_budgets; i++)
         st = cove_agent_registry_set_budget(a->reg, a->cfg.budgets[i].tool,
                                             a->cfg.budgets[i].max_calls, err);

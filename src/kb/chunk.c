@@ -88,10 +88,23 @@ static cove_status flush(chunker *c)
     return s;
 }
 
+/* Copy src into dst[0..n) (n >= 1), cut at a character boundary when it does not fit. */
+static void copy_cut(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n) {
+        len = n - 1;
+        while (len > 0 && ((unsigned char)src[len] & 0xc0) == 0x80)
+            len--;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 /* Heading of level lvl: drop deeper ones and rebuild the "a > b > c" path. */
 static void set_heading(chunker *c, int lvl, const char *text)
 {
-    snprintf(c->heads[lvl - 1], sizeof c->heads[0], "%s", text);
+    copy_cut(c->heads[lvl - 1], sizeof c->heads[0], text);
     for (int i = lvl; i < 6; i++)
         c->heads[i][0] = '\0';
     c->heading[0] = '\0';
@@ -99,7 +112,10 @@ static void set_heading(chunker *c, int lvl, const char *text)
         if (!c->heads[i][0])
             continue;
         size_t n = strlen(c->heading);
-        snprintf(c->heading + n, sizeof c->heading - n, "%s%s", n ? " > " : "", c->heads[i]);
+        if (n)
+            snprintf(c->heading + n, sizeof c->heading - n, " > ");
+        n = strlen(c->heading);
+        copy_cut(c->heading + n, sizeof c->heading - n, c->heads[i]);
     }
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/str.h"
 #include "kb/kb_int.h"
 #include "test.h"
 
@@ -82,4 +83,42 @@ TEST(chunk_overlap_with_long_heading)
     kb_chunks_release(&c);
     CHECK_MSG(chunk_bytes <= 3 * doc_bytes, "%zu chunks hold %zu bytes of %zu", n_chunks,
               chunk_bytes, doc_bytes);
+}
+
+/* A markdown heading of more than 127 bytes with a two-byte character across the cut: the
+ * chunk heading ended in half a character (invalid UTF-8 in the store and in answers). */
+TEST(chunk_heading_cut_at_character)
+{
+    size_t len = 0;
+    char *text = corpus_input("regress_chunk_heading_cut_utf8", &len);
+    CHECK_MSG(text != NULL, "missing tests/fuzz/corpus/extract/regress_chunk_heading_cut_utf8");
+    kb_doc d;
+    cove_error err = {0};
+    cove_status st = kb_extract("x", KB_FMT_MD, text, len, 1000, &d, &err);
+    cove_free(text);
+    CHECK_OK(st);
+    kb_chunks c;
+    st = kb_chunk_doc(&d, NULL, 16, 7, &c, &err);
+    kb_doc_release(&d);
+    CHECK_OK(st);
+    int ok = c.n > 0;
+    for (size_t i = 0; i < c.n && ok; i++)
+        ok = cove_utf8_valid(c.items[i].heading, strlen(c.items[i].heading)) &&
+             cove_utf8_valid(c.items[i].text, strlen(c.items[i].text));
+    kb_chunks_release(&c);
+    CHECK_MSG(ok, "a chunk heading or text is not UTF-8");
+
+    /* the same with a heading of 3-byte characters: cut whole at 127 bytes or less */
+    char head[400] = "# ";
+    for (int i = 0; i < 100; i++)
+        strcat(head, "\xe6\x97\xa5");
+    strcat(head, "\n\nbody text\n");
+    CHECK_OK(kb_extract("x", KB_FMT_MD, head, strlen(head), 1000, &d, &err));
+    CHECK_OK(kb_chunk_doc(&d, NULL, 512, 64, &c, &err));
+    kb_doc_release(&d);
+    CHECK_EQ_INT(c.n, 1);
+    size_t hl = strlen(c.items[0].heading);
+    int head_ok = hl == 126 && cove_utf8_valid(c.items[0].heading, hl);
+    kb_chunks_release(&c);
+    CHECK(head_ok);
 }

@@ -136,11 +136,29 @@ cove_status cove_agent_plugins_load(const char *const *manifests, size_t n,
     return COVE_OK;
 }
 
+size_t cove_agent_plugins_count(const cove_agent_plugins *ps)
+{
+    return ps ? ps->n : 0;
+}
+
+const char *cove_agent_plugins_name(const cove_agent_plugins *ps, size_t i)
+{
+    return ps && i < ps->n ? ps->p[i].m.name : NULL;
+}
+
+cove_status cove_agent_plugins_register_one(const cove_agent_plugins *ps, size_t i,
+                                            cove_agent_registry *r, cove_error *err)
+{
+    if (!ps || i >= ps->n)
+        return cove_error_set(err, COVE_ERR_INVALID_ARG, "no plugin %zu", i);
+    return cove_agent_registry_add(r, &ps->p[i].def, err);
+}
+
 cove_status cove_agent_plugins_register(const cove_agent_plugins *ps, cove_agent_registry *r,
                                         cove_error *err)
 {
-    for (size_t i = 0; ps && i < ps->n; i++) {
-        cove_status st = cove_agent_registry_add(r, &ps->p[i].def, err);
+    for (size_t i = 0; i < cove_agent_plugins_count(ps); i++) {
+        cove_status st = cove_agent_plugins_register_one(ps, i, r, err);
         if (st != COVE_OK)
             return st;
     }

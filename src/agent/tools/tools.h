@@ -78,9 +78,14 @@ typedef struct cove_agent_plugins cove_agent_plugins;
 cove_status cove_agent_plugins_load(const char *const *manifests, size_t n,
                                     const char *trusted_keys, const char *host,
                                     cove_agent_plugins **out, cove_error *err);
-/* Add every plugin of ps to r (entries borrow from ps: free ps after r). */
+/* Add every plugin of ps (NULL: none) to r (entries borrow from ps: free ps after r). */
 cove_status cove_agent_plugins_register(const cove_agent_plugins *ps, cove_agent_registry *r,
                                         cove_error *err);
+/* Number of plugins in ps (0 for NULL), the tool name of plugin i, and adding only it. */
+size_t cove_agent_plugins_count(const cove_agent_plugins *ps);
+const char *cove_agent_plugins_name(const cove_agent_plugins *ps, size_t i);
+cove_status cove_agent_plugins_register_one(const cove_agent_plugins *ps, size_t i,
+                                            cove_agent_registry *r, cove_error *err);
 void cove_agent_plugins_free(cove_agent_plugins *ps);
 
 /* Monotonic clock in milliseconds. */
