@@ -135,6 +135,7 @@ static int run(const ingest_opts *o, cove_model *m)
         rc = cli_fail(CMD, "%s", cove_error_msg(&err));
     } else {
         cove_kb_ingest_params ip = o->ip;
+        cove_cli_log_sandbox(ip.sandbox_accept_weak);
         ip.tokenizer = m;
         if (!o->quiet && isatty(STDERR_FILENO))
             ip.progress = progress;

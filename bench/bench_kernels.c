@@ -9,7 +9,9 @@
  *                        L3 cache; "hot": one matrix, cache-resident;
  *         prefill GFLOP/s - 2 * rows * k * tokens per second of a 2048 x 2048 x
  *                        512-token gemm (activation quantization included;
- *                        32 tokens for the scalar level).
+ *                        32 tokens for the scalar level);
+ *         batch 4 / 8 GFLOP/s - the same for 4 and 8 activation rows (several
+ *                        sequences decoded together), cache-resident matrix.
  *       Each rate is the best 0.1 s window of a 1 s run (0.2 s with --quick).
  *   bench_kernels --dequant FILE TENSOR OUT [--level NAME]
  *       Dequantizes tensor TENSOR of the GGUF file FILE with cove's kernels
@@ -54,7 +56,7 @@ static void fill_random(float *x, size_t n, unsigned seed)
 }
 
 typedef struct {
-    double ram_gbs, hot_gbs, prefill_gflops;
+    double ram_gbs, hot_gbs, prefill_gflops, batch4_gflops, batch8_gflops;
 } bench_result;
 
 /* One matrix product, its rows split over the threads of a pool (or run inline). */
@@ -161,14 +163,18 @@ static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, c
     r->ram_gbs = bench_decode(ops, pool, w, copies, wbytes, x, scratch, y, min_s);
     r->hot_gbs = bench_decode(ops, pool, w, 1, wbytes, x, scratch, y, min_s);
     r->prefill_gflops = bench_prefill(ops, pool, w, wbytes, x, n_tok, scratch, y, min_s);
+    r->batch4_gflops = bench_prefill(ops, pool, w, wbytes, x, 4, scratch, y, min_s);
+    r->batch8_gflops = bench_prefill(ops, pool, w, wbytes, x, 8, scratch, y, min_s);
     cove_free(w), cove_free(x), cove_free(y), cove_free(scratch);
     return 1;
 }
 
 static int run_table(int quick, int only_type, int only_level, cove_pool *pool)
 {
-    printf("| type | level | bits/weight | decode GB/s (ram) | decode GB/s (hot) | prefill GFLOP/s |\n");
-    printf("|------|-------|------------:|------------------:|------------------:|----------------:|\n");
+    printf("| type | level | bits/weight | decode GB/s (ram) | decode GB/s (hot) | prefill GFLOP/s "
+           "| batch 4 GFLOP/s | batch 8 GFLOP/s |\n");
+    printf("|------|-------|------------:|------------------:|------------------:|----------------:"
+           "|----------------:|----------------:|\n");
     for (size_t i = 0; i < sizeof bench_types / sizeof bench_types[0]; i++) {
         enum cove_ggml_type t = bench_types[i];
         if (only_type >= 0 && (int)t != only_type)
@@ -183,9 +189,9 @@ static int run_table(int quick, int only_type, int only_level, cove_pool *pool)
             if (rc == 0)
                 continue;
             const cove_type_info *ti = cove_type_info_get(t);
-            printf("| %s | %s | %.2f | %.1f | %.1f | %.1f |\n", ti->name,
+            printf("| %s | %s | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", ti->name,
                    cove_klevel_name((enum cove_klevel)l), 8.0 * ti->block_bytes / ti->block_size,
-                   r.ram_gbs, r.hot_gbs, r.prefill_gflops);
+                   r.ram_gbs, r.hot_gbs, r.prefill_gflops, r.batch4_gflops, r.batch8_gflops);
             fflush(stdout);
         }
     }

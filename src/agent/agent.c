@@ -29,13 +29,57 @@ static const char *const default_instructions =
     "{\"action\": \"final_answer\", \"thought\": \"The calculator gave the result.\", "
     "\"answer\": \"12.5 times 4 is 50.\", \"citations\": []}";
 
-/* The tool list: name, description and argument schema of each tool. */
+/* One argument of a tool as "name: type" ("name?:" when optional); an enum lists its
+ * values. */
+static cove_status put_arg(struct cove_buf *b, const char *name, const json_t *s, int required)
+{
+    const json_t *e = json_object_get(s, "enum"), *t = json_object_get(s, "type");
+    cove_status st = cove_buf_appendf(b, "%s%s: ", name, required ? "" : "?");
+    for (size_t i = 0; st == COVE_OK && i < json_array_size(e); i++) {
+        char *v = json_dumps(json_array_get(e, i), JSON_ENCODE_ANY);
+        st = v ? cove_buf_appendf(b, "%s%s", i ? "|" : "", v) : COVE_ERR_NOMEM;
+        free(v);
+    }
+    if (st == COVE_OK && !e)
+        st = cove_buf_append_str(b, json_is_string(t) ? json_string_value(t) : "any");
+    return st;
+}
+
+/* "(a: string, b?: "x"|"y")": the arguments of a tool from its schema (the full schema
+ * is enforced by the plan grammar; the model needs names and kinds). */
+static cove_status put_signature(struct cove_buf *b, const char *schema)
+{
+    json_t *doc = json_loads(schema, 0, NULL);
+    const json_t *props = json_object_get(doc, "properties"), *req = json_object_get(doc, "required");
+    const char *key;
+    json_t *v;
+    size_t n = 0;
+    cove_status st = cove_buf_append_byte(b, '(');
+    json_object_foreach((json_t *)props, key, v) {
+        int required = 0;
+        for (size_t i = 0; i < json_array_size(req); i++)
+            required |= json_is_string(json_array_get(req, i)) &&
+                        strcmp(json_string_value(json_array_get(req, i)), key) == 0;
+        if (st == COVE_OK && n++)
+            st = cove_buf_append_str(b, ", ");
+        if (st == COVE_OK)
+            st = put_arg(b, key, v, required);
+    }
+    json_decref(doc);
+    return st == COVE_OK ? cove_buf_append_byte(b, ')') : st;
+}
+
+/* The tool list: name, arguments and description of each tool. */
 static cove_status put_tools(cove_agent *a, struct cove_buf *b)
 {
     cove_status st = cove_buf_append_str(b, "\n\nTools:\n");
     for (size_t i = 0; st == COVE_OK && i < cove_agent_registry_count(a->reg); i++) {
         const struct cove_agent_tool_def *d = cove_agent_registry_get(a->reg, i);
-        st = cove_buf_appendf(b, "- %s: %s Arguments: %s\n", d->name, d->description, d->schema);
+        st = cove_buf_appendf(b, "- %s", d->name);
+        if (st == COVE_OK)
+            st = put_signature(b, d->schema);
+        if (st == COVE_OK)
+            st = cove_buf_appendf(b, ": %s\n", d->description);
     }
     return st;
 }
@@ -54,9 +98,9 @@ static cove_status put_examples(cove_agent *a, struct cove_buf *b)
         if (!any++)
             st = cove_buf_append_str(b, "\nFirst steps for other requests:\n");
         if (st == COVE_OK)
-            st = cove_buf_appendf(b, "Request: %.*s\n{\"action\": \"%s\", \"thought\": \"\", "
+            st = cove_buf_appendf(b, "Request: %.*s\n{\"action\": \"%s\", \"thought\": \"%.*s\", "
                                   "\"arguments\": %s}\n", (int)(arrow - d->example), d->example,
-                                  d->name, arrow + 4);
+                                  d->name, (int)(arrow - d->example), d->example, arrow + 4);
     }
     return st;
 }

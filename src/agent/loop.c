@@ -388,11 +388,12 @@ static cove_status score_after(cove_agent_backend *b, const struct cove_agent_ge
 static cove_status baselines(struct run *r, const char *const *opts, size_t n, double *base,
                              cove_error *err)
 {
+    static const char *const empty[] = {"Request: none"};
     cove_agent *a = r->a;
     struct cove_chat_message msgs[2] = {{.role = COVE_CHAT_SYSTEM, .content = a->system},
-                                        {.role = COVE_CHAT_USER, .content = "Request: none"}};
-    struct cove_agent_gen g = {.msgs = msgs, .n_msgs = 2,
-                               .prefix = PLAN_START, .max_tokens = 16};
+                                        {.role = COVE_CHAT_USER}};
+    struct cove_agent_gen g = {.msgs = msgs, .n_msgs = 2, .prefix = PLAN_START, .max_tokens = 16};
+    size_t n_empty = sizeof empty / sizeof empty[0];
     for (size_t i = 0; i < n; i++) {
         size_t k = 0;
         while (k < a->n_base && strcmp(a->base_name[k], opts[i]) != 0)
@@ -400,9 +401,15 @@ static cove_status baselines(struct run *r, const char *const *opts, size_t n, d
         if (k == a->n_base) {
             if (k >= COVE_AGENT_MAX_TOOLS + 2)
                 return cove_error_set(err, COVE_ERR_LIMIT, "agent: too many actions");
-            cove_status st = score_after(a->backend, &g, &opts[i], 1, &a->base_score[k], err);
-            if (st != COVE_OK)
-                return st;
+            double sum = 0, one = 0;
+            for (size_t j = 0; j < n_empty; j++) {
+                msgs[1].content = empty[j];
+                cove_status st = score_after(a->backend, &g, &opts[i], 1, &one, err);
+                if (st != COVE_OK)
+                    return st;
+                sum += one;
+            }
+            a->base_score[k] = sum / (double)n_empty;
             cove_str_copy(a->base_name[k], sizeof a->base_name[k], opts[i]);
             a->n_base++;
         }

@@ -119,6 +119,20 @@ static void set_heading(chunker *c, int lvl, const char *text)
     }
 }
 
+/* The start of the character at s[i] (s NUL-terminated): i or before it, but after from;
+ * when that character starts at or before from, the start of the next one. */
+static size_t char_cut(const char *s, size_t from, size_t i)
+{
+    size_t j = i;
+    while (j > from + 1 && ((unsigned char)s[j] & 0xc0) == 0x80)
+        j--;
+    if (((unsigned char)s[j] & 0xc0) != 0x80)
+        return j;
+    while (((unsigned char)s[i] & 0xc0) == 0x80)
+        i++;
+    return i;
+}
+
 /* Largest cut <= want at a space (or a UTF-8 boundary when there is none) after from. */
 static size_t cut_at(const char *s, size_t from, size_t want)
 {
@@ -127,10 +141,7 @@ static size_t cut_at(const char *s, size_t from, size_t want)
         i--;
     if (i > from + 1)
         return i;
-    i = want;
-    while (i > from + 1 && ((unsigned char)s[i] & 0xc0) == 0x80)
-        i--;
-    return i;
+    return char_cut(s, from, want);
 }
 
 /*
@@ -144,11 +155,7 @@ static size_t next_start(const char *s, size_t pos, size_t end, size_t back)
     size_t want = back < end - mid ? end - back : mid, i = want;
     while (i > mid && s[i] != ' ')
         i--;
-    if (i > mid)
-        return i;
-    for (i = want; i > pos + 1 && ((unsigned char)s[i] & 0xc0) == 0x80; i--)
-        ;
-    return i;
+    return i > mid ? i : char_cut(s, pos, want);
 }
 
 /* Windows of at most max tokens over one long block, overlapping by overlap tokens. */

@@ -215,7 +215,7 @@ static cove_status split_csv(const char *data, size_t len, kb_doc *out, cove_err
     cove_buf_init(&b, COVE_KB_MAX_TEXT);
     if (!hdr)
         return COVE_ERR_NOMEM;
-    size_t pos = 0, nh = 0, nr = 0;
+    size_t pos = 0, nh = 0, nr = 0, total = 0;
     cove_status s = csv_record(data, len, &pos, hdr, CSV_MAX_COLS, &nh, err);
     while (s == COVE_OK && pos < len) {
         size_t start = pos;
@@ -234,6 +234,10 @@ static cove_status split_csv(const char *data, size_t len, kb_doc *out, cove_err
             if (s == COVE_OK)
                 s = csv_append_field(&b, &row[i]);
         }
+        total += b.len; /* each row repeats the header names: bound the sum */
+        if (s == COVE_OK && total > COVE_KB_MAX_TEXT)
+            s = cove_error_set(err, COVE_ERR_LIMIT, "the rows give more than %u bytes of text",
+                               (unsigned)COVE_KB_MAX_TEXT);
         if (s == COVE_OK && b.len)
             s = kb_doc_add(out, b.data, b.len, (int64_t)start, (int64_t)pos, 0);
     }

@@ -510,6 +510,57 @@ TEST(quants_gemm_long_rows)
             }
 }
 
+/*
+ * Small batches (2 .. QUANT_SMALL_MAX activation rows, the path of several
+ * sequences decoded together): every n_x, odd and even row counts, row
+ * ranges, block counts that leave a partial group of 8 and a lone block of a
+ * pair, and rows long enough to be taken in several chunks.
+ */
+TEST(quants_gemm_small_batch)
+{
+    static const int nrs[] = {1, 2, 5, 8, 19};
+    for (int l = 0; l < COVE_KLEVEL_COUNT; l++)
+        for (int i = 0; i < N_WEIGHT_TYPES && !test_failed_now(); i++) {
+            const cove_quant_ops *ops = cove_quant_ops_for_level(weight_types[i], (enum cove_klevel)l);
+            if (!ops || ops->block_size != 32)
+                continue;
+            const int ks[] = {32, 3 * 32, 11 * 32, 36 * 32, 75 * 32};
+            for (int nx = 2; nx <= QUANT_SMALL_MAX + 1; nx++)
+                for (int ki = 0; ki < 5; ki++)
+                    for (int ni = 0; ni < 5; ni++) {
+                        if (ki >= 3 && ni != 2 && ni != 4)
+                            continue; /* long rows: fewer shapes, to keep the test quick */
+                        gemm_case g;
+                        gemm_case_init(&g, ops, nrs[ni], nx, ks[ki]);
+                        int bad = gemm_case_check(&g, ops, 0, g.nr);
+                        if (!bad && g.nr > 3)
+                            bad = gemm_case_check(&g, ops, 1, g.nr - 2);
+                        gemm_case_free(&g);
+                        CHECK_MSG(!bad, "small batch %s %s nr=%d nx=%d k=%d",
+                                  cove_type_info_get(ops->type)->name, cove_klevel_name(ops->level), nrs[ni],
+                                  nx, ks[ki]);
+                    }
+        }
+}
+
+/* The levels with small-batch kernels have them for the types the default models use. */
+TEST(quants_small_kernels_present)
+{
+    static const enum cove_ggml_type types[] = {COVE_TYPE_Q4_0, COVE_TYPE_Q4_1, COVE_TYPE_Q5_0,
+                                                COVE_TYPE_Q5_1, COVE_TYPE_Q8_0};
+    for (int l = 0; l < COVE_KLEVEL_COUNT; l++)
+        for (int i = 0; i < 5; i++) {
+            int simd_x86 = l == COVE_KLEVEL_AVX2 || l == COVE_KLEVEL_AVX512;
+            if (!cove_quant_ops_for_level(types[i], (enum cove_klevel)l))
+                continue;
+            cove_quant_small_fn f = cove_quant_small_for_level(types[i], (enum cove_klevel)l);
+            CHECK_MSG(simd_x86 ? f != NULL : f == NULL, "%s %s", cove_type_info_get(types[i])->name,
+                      cove_klevel_name((enum cove_klevel)l));
+        }
+    CHECK(cove_quant_small_for_level(COVE_TYPE_Q4_0, (enum cove_klevel)99) == NULL);
+    CHECK(cove_quant_small_for_level(COVE_TYPE_COUNT, COVE_KLEVEL_SCALAR) == NULL);
+}
+
 typedef struct {
     const cove_quant_ops *ops;
     const gemm_case *g;

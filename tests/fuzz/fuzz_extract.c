@@ -6,8 +6,9 @@
  * counted with a real WordPiece vocabulary or estimated (bit 2), the chunk size (bits 3-5:
  * 16 ... 512 tokens) and the overlap (bits 6-7: none ... just under half); the rest is the
  * file, passed as it is (not NUL-terminated). Checked on every input:
- *  - extraction succeeds or fails with COVE_ERR_FORMAT (binary, malformed csv) and nothing
- *    else; what it accepts is UTF-8 without NUL bytes;
+ *  - extraction succeeds or fails with COVE_ERR_FORMAT (binary, malformed csv) or
+ *    COVE_ERR_LIMIT (too much text) and nothing else; what it accepts is UTF-8 without NUL
+ *    bytes;
  *  - every block is non-empty, NUL-terminated at its length, white space normalised, valid
  *    UTF-8, a heading level 0..6 (headings only in md and html), its byte range inside the
  *    file and after the block before; its text no longer than its range (csv rows: plus
@@ -103,6 +104,9 @@ static void check_chunks(const kb_chunks *c, const kb_doc *d, size_t len)
         const kb_chunk *k = &c->items[i];
         CHECK_FZ(k->text != NULL && k->heading != NULL);
         size_t n = strlen(k->text);
+        if (n == 0 || !cove_utf8_valid(k->text, n))
+            fprintf(stderr, "fuzz_extract: chunk %zu of %zu: %zu bytes \"%s\"\n", i, c->n, n,
+                    k->text);
         CHECK_FZ(n > 0 && cove_utf8_valid(k->text, n));
         CHECK_FZ(cove_utf8_valid(k->heading, strlen(k->heading)));
         CHECK_FZ(k->start >= 0 && k->start <= k->end && k->end <= (int64_t)len);
@@ -129,7 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cove_error err = {0};
     cove_status st = kb_extract("fuzz", fmt, text, len, 1000, &doc, &err);
     if (st != COVE_OK) {
-        CHECK_FZ(st == COVE_ERR_FORMAT && doc.n == 0 && doc.blocks == NULL);
+        CHECK_FZ((st == COVE_ERR_FORMAT || st == COVE_ERR_LIMIT) && doc.n == 0 &&
+                 doc.blocks == NULL);
         return 0;
     }
     CHECK_FZ(memchr(text, '\0', len) == NULL && cove_utf8_valid(text, len));

@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "base/str.h"
+#include "cove/engine.h"
 #include "kb/kb_int.h"
 #include "test.h"
 
@@ -121,4 +122,71 @@ TEST(chunk_heading_cut_at_character)
     int head_ok = hl == 126 && cove_utf8_valid(c.items[0].heading, hl);
     kb_chunks_release(&c);
     CHECK(head_ok);
+}
+
+/* Windows of an html block counted with bge's WordPiece (17-token chunks, overlap 2): a
+ * window three bytes long started in the middle of U+2581, and a chunk began with half a
+ * character. */
+TEST(chunk_window_starts_at_character)
+{
+    size_t len = 0;
+    char *text = corpus_input("regress_chunk_window_mid_character", &len);
+    CHECK_MSG(text != NULL, "missing tests/fuzz/corpus/extract/regress_chunk_window_mid_character");
+    cove_model_params mp = cove_model_default_params();
+    mp.vocab_only = 1;
+    cove_model *tok = NULL;
+    cove_error err = {0};
+    cove_status st = cove_model_load(test_model_path("vocab/ggml-vocab-bert-bge.gguf"), mp, &tok,
+                                     &err);
+    kb_doc d = {0};
+    if (st == COVE_OK)
+        st = kb_extract("x", KB_FMT_HTML, text, len, 1000, &d, &err);
+    cove_free(text);
+    kb_chunks c = {0};
+    if (st == COVE_OK)
+        st = kb_chunk_doc(&d, tok, 17, 2, &c, &err);
+    kb_doc_release(&d);
+    cove_model_free(tok);
+    CHECK_MSG(st == COVE_OK, "%s", cove_error_msg(&err));
+    int ok = c.n > 0;
+    for (size_t i = 0; i < c.n && ok; i++)
+        ok = c.items[i].text[0] && cove_utf8_valid(c.items[i].text, strlen(c.items[i].text));
+    kb_chunks_release(&c);
+    CHECK_MSG(ok, "a chunk is empty or not UTF-8");
+}
+
+/* Each csv row repeats the header names of its non-empty fields, so a file of 1.2 MB with
+ * long names and full rows asked for 70 MB of text and more: the rows are bounded together
+ * by COVE_KB_MAX_TEXT (a 64 MiB file would have asked for hundreds of GB). */
+TEST(extract_csv_header_repeats_bounded)
+{
+    enum { COLS = 1024, NAME = 1000, ROWS = 70 };
+    size_t cap = (size_t)COLS * (NAME + 8) + (size_t)ROWS * COLS * 2 + 16, n = 0;
+    char *csv = cove_malloc(cap);
+    CHECK(csv != NULL);
+    for (int c = 0; c < COLS; c++) {
+        n += (size_t)snprintf(csv + n, cap - n, "%04d", c);
+        memset(csv + n, 'h', NAME - 4);
+        n += NAME - 4;
+        csv[n++] = c + 1 < COLS ? ',' : '\n';
+    }
+    for (int r = 0; r < ROWS; r++)
+        for (int c = 0; c < COLS; c++) {
+            csv[n++] = 'v';
+            csv[n++] = c + 1 < COLS ? ',' : '\n';
+        }
+    kb_doc d;
+    cove_error err = {0};
+    cove_status st = kb_extract("x", KB_FMT_CSV, csv, n, 1000, &d, &err);
+    CHECK_MSG(st == COVE_ERR_LIMIT, "status %d: %s", (int)st, cove_error_msg(&err));
+    CHECK(d.n == 0 && d.blocks == NULL);
+    /* the same rows, fewer of them, are fine: 50 rows of 1 MB */
+    size_t head = (size_t)COLS * (NAME + 1);
+    st = kb_extract("x", KB_FMT_CSV, csv, head + 50 * (size_t)COLS * 2, 1000, &d, &err);
+    cove_free(csv);
+    CHECK_OK(st);
+    CHECK_EQ_INT(d.n, 50);
+    size_t one = d.blocks[0].len;
+    kb_doc_release(&d);
+    CHECK_EQ_INT(one, (size_t)COLS * (NAME + 2 + 1) + (COLS - 1) * 2);
 }

@@ -339,8 +339,8 @@ static cove_status calc_run(struct cove_agent_env *env, const json_t *args,
 
 const struct cove_agent_tool_def cove_agent_tool_calculator = {
     .name = "calculator",
-    .description = "Exact arithmetic: + - * / ^ and parentheses. Use it for any sum, product, "
-                   "division, percentage or power.",
+    .description = "Exact arithmetic on numbers: + - * / ^ and parentheses. Use it to add, "
+                   "subtract, multiply or divide numbers, or for a percentage or a power.",
     .example = "How much is 3 times 4.5? -> {\"expression\": \"3*4.5\"}",
     .schema = "{\"type\":\"object\",\"properties\":{\"expression\":{\"type\":\"string\","
               "\"minLength\":1,\"maxLength\":200}},"

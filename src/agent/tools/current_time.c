@@ -25,8 +25,8 @@ static cove_status time_run(struct cove_agent_env *env, const json_t *args,
 
 const struct cove_agent_tool_def cove_agent_tool_current_time = {
     .name = "current_time",
-    .description = "The current date, time and weekday. Use it for any question about now, today, "
-                   "the date or the time.",
+    .description = "The current date, time and weekday, in UTC or local time. Use it when "
+                   "asked what time, date or day it is now or today.",
     .example = "Is it still morning? -> {\"timezone\": \"local\"}",
     .schema = "{\"type\":\"object\",\"properties\":{\"timezone\":{\"enum\":[\"utc\","
               "\"local\"]}}}",

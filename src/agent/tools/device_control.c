@@ -140,10 +140,11 @@ static cove_status device_run(struct cove_agent_env *env, const json_t *args,
 
 const struct cove_agent_tool_def cove_agent_tool_device_control = {
     .name = "device_control",
-    .description = "Home devices (lamp, thermostat, blinds): list them, get a status, switch "
-                   "one on or off, or set a value within its range.",
-    .example = "Dim the blinds to 30 -> {\"action\": \"set\", \"device\": \"blinds\", "
-               "\"value\": 30}",
+    .description = "Controls the devices in the home (lights, lamps, heating, blinds). Use it "
+                   "to switch a device on or off, set its value (a temperature, a position), "
+                   "get its status, or list the devices.",
+    .example = "Switch the porch light on -> {\"action\": \"on\", \"device\": \"porch "
+               "light\"}",
     .schema = "{\"type\":\"object\",\"properties\":{\"action\":{\"enum\":[\"list\",\"status\","
               "\"on\",\"off\",\"set\"]},\"device\":{\"type\":\"string\",\"maxLength\":64},"
               "\"value\":{\"type\":\"number\"}},\"required\":[\"action\"]}",

@@ -51,8 +51,9 @@ static cove_status kb_run(struct cove_agent_env *env, const json_t *args,
 
 const struct cove_agent_tool_def cove_agent_tool_kb_search = {
     .name = "kb_search",
-    .description = "Search the knowledge base of documents (policies, contracts, guidelines, "
-                   "notes) by meaning and keywords; returns passages with their ids.",
+    .description = "Searches the knowledge base of documents (policies, contracts, guidelines, "
+                   "manuals) by meaning and keywords; returns passages with ids to cite. Use it "
+                   "for questions about rules, policies or what the documents say.",
     .example = "What is our policy on sick leave? -> {\"query\": \"sick leave policy\"}",
     .schema = "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\","
               "\"minLength\":1,\"maxLength\":200},\"k\":{\"type\":\"integer\",\"minimum\":1,"

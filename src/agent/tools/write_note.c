@@ -25,8 +25,8 @@ static cove_status note_run(struct cove_agent_env *env, const json_t *args,
 
 const struct cove_agent_tool_def cove_agent_tool_write_note = {
     .name = "write_note",
-    .description = "Save a note in this session's memory: use it when asked to remember, note or "
-                   "save something.",
+    .description = "Saves a note in this session's memory. Use it when the user asks you to "
+                   "remember, note down or save something for later.",
     .example = "Remember that the car is in level 3 -> {\"text\": \"the car is in level 3\"}",
     .schema = "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\","
               "\"minLength\":1,\"maxLength\":500}},\"required\":[\"text\"]}",

@@ -16,6 +16,7 @@
 #define GEMM_X_CHUNK (192u << 10) /* bytes of quantized activations kept hot in L2 */
 
 static cove_quant_ops tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
+static cove_quant_small_fn small_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
 static bool level_ok[COVE_KLEVEL_COUNT];
 static enum cove_klevel best_level = COVE_KLEVEL_SCALAR;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
@@ -43,8 +44,11 @@ static void tables_init(void)
     if (!(f->avx2 && f->fma && f->f16c))
         return;
     fill_level(COVE_KLEVEL_AVX2, avx2, 1);
-    if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->avx512_vnni)
+    cove_quants_avx2_small_fill(small_tables[COVE_KLEVEL_AVX2]);
+    if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->avx512_vnni) {
         fill_level(COVE_KLEVEL_AVX512, avx512, 2);
+        cove_quants_avx512_small_fill(small_tables[COVE_KLEVEL_AVX512]);
+    }
 #elif defined(__aarch64__)
     static void (*const neon[])(cove_quant_ops *) = {cove_quants_neon_fill};
     if (f->neon)
@@ -78,6 +82,14 @@ const cove_quant_ops *cove_quant_ops_get(enum cove_ggml_type t)
 const cove_quant_ops *cove_quant_ops_ref(enum cove_ggml_type t)
 {
     return cove_quant_ops_for_level(t, COVE_KLEVEL_SCALAR);
+}
+
+cove_quant_small_fn cove_quant_small_for_level(enum cove_ggml_type t, enum cove_klevel level)
+{
+    pthread_once(&tables_once, tables_init);
+    if ((unsigned)t >= COVE_TYPE_COUNT || (unsigned)level >= COVE_KLEVEL_COUNT || !level_ok[level])
+        return NULL;
+    return small_tables[level][t];
 }
 
 enum cove_klevel cove_quant_best_level(void)
@@ -183,7 +195,12 @@ cove_status cove_quant_gemm_run(const cove_quant_ops *ops, const void *W, size_t
     if (w_row_bytes < cove_quant_row_bytes(ops->type, k) || (n_x > 1 && ldy < (size_t)row_end))
         return COVE_ERR_INVALID_ARG;
     size_t xrb = cove_quant_row_bytes(ops->vec_dot_type, k);
-    if (n_x == 1 && ops->gemv_tile && ops->gemv_rows <= TILE_MAX)
+    cove_quant_small_fn small = n_x >= 2 && n_x <= QUANT_SMALL_MAX && (unsigned)ops->level < COVE_KLEVEL_COUNT
+                                    ? small_tables[ops->level][ops->type]
+                                    : NULL;
+    if (small)
+        small(k, W, w_row_bytes, row_begin, row_end, Xq, xrb, n_x, Y, ldy);
+    else if (n_x == 1 && ops->gemv_tile && ops->gemv_rows <= TILE_MAX)
         gemv_tiled(ops, W, w_row_bytes, Xq, k, Y, row_begin, row_end);
     else if (n_x == 1 || !ops->gemm_tile || ops->tile_rows > TILE_MAX || ops->tile_cols > TILE_MAX)
         gemm_dots(ops, W, w_row_bytes, Xq, xrb, n_x, k, Y, ldy, row_begin, row_end);

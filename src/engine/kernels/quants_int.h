@@ -330,6 +330,25 @@ void cove_quants_avx2_fill(cove_quant_ops ops[COVE_TYPE_COUNT]);
 void cove_quants_avx512_fill(cove_quant_ops ops[COVE_TYPE_COUNT]);
 void cove_quants_neon_fill(cove_quant_ops ops[COVE_TYPE_COUNT]);
 
+/*
+ * Small batches: cove_quant_gemm_run hands 2 .. QUANT_SMALL_MAX activation
+ * rows (several sequences decoded together) to a level's small kernel where
+ * the type has one. It computes Y[j * ldy + i] = dot(W row i, Xq row j) for
+ * rb <= i < re and j < n_x, rows of W w_row_bytes (wrb) apart and of Xq xrb
+ * apart, as cove_quant_gemm_run does; arguments are checked by the caller.
+ * The tables are filled like the ops tables (NULL: use gemm_tile).
+ */
+#define QUANT_SMALL_MAX 16
+
+typedef void (*cove_quant_small_fn)(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq,
+                                    size_t xrb, int n_x, float *Y, size_t ldy);
+
+void cove_quants_avx2_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
+void cove_quants_avx512_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
+
+/* The small kernel of type t at `level`, or NULL (tests and benches compare it with the tiles). */
+cove_quant_small_fn cove_quant_small_for_level(enum cove_ggml_type t, enum cove_klevel level);
+
 /* Reference kernels the SIMD files fall back to for their tails (quants_ref.c). */
 void cove_quant_unpack_k_ref(enum cove_ggml_type t, const void *blk, uint8_t q[QK_K]);
 

@@ -406,6 +406,197 @@ INLINE void gemv32(enum cove_ggml_type t, int k, const void *const *w, const voi
         out[r] = sum[r];
 }
 
+/*
+ * Small batches (2 .. QUANT_SMALL_MAX activation rows, e.g. the decode steps
+ * of several sequences run together) for the 32-element types. Up to SN_MAX
+ * activation rows are taken per pass; each is prepared once per call as the
+ * decode kernel prepares its one row (block pairs arranged as wpair_nib
+ * arranges weights, the offset term, the scales spread to the lanes of a
+ * pair), SN_KMAX elements at a time so that all of them stay in L1. Then each
+ * weight row is streamed once: every pair of blocks is unpacked once into
+ * registers and meets all the activation rows of the pass, which costs two
+ * dot instructions, a convert, a multiply and an FMA per (pair, activation
+ * row). The arithmetic of a weight row does not depend on its neighbours, so
+ * any split of the rows between threads gives the same Y.
+ */
+#define SN_MAX 8
+#define SN_KMAX 1024
+
+typedef struct {
+    alignas(32) uint8_t yp[SN_KMAX / 64][2][32]; /* activation pairs: lo, hi */
+    alignas(32) int32_t noff[SN_KMAX / 64][8];   /* initial sums: -woff * sum(y) */
+    alignas(32) float dy2[SN_KMAX / 64][8];      /* d of block 2p in lanes 0-3, of 2p + 1 in 4-7 */
+    alignas(32) float sy[SN_KMAX / QK32 + 8];    /* Q8_1 s per block; + 8: tail groups read 8 */
+} sn_act;
+
+INLINE void sn_prepare(enum cove_ggml_type t, const uint8_t *yr, int nb, sn_act *a)
+{
+    const bool q81 = uses_q8_1(t);
+    const size_t ybs = q81 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t yq = q81 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    const __m256i voff = _mm256_set1_epi8((char)woff(t)), z = _mm256_setzero_si256();
+    for (int b = 0; b < nb + 8; b++)
+        a->sy[b] = q81 && b < nb ? f16(quant_load_u16(yr + (size_t)b * ybs + 2)) : 0.0f;
+    for (int b = 0; b < nb; b += 2) {
+        const bool two = b + 1 < nb;
+        const uint8_t *y0 = yr + (size_t)b * ybs;
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)(y0 + yq));
+        __m256i v1 = two ? _mm256_loadu_si256((const __m256i *)(y0 + ybs + yq)) : z;
+        __m256i lo = _mm256_permute2x128_si256(v0, v1, 0x20), hi = _mm256_permute2x128_si256(v0, v1, 0x31);
+        _mm256_store_si256((__m256i *)a->yp[b / 2][0], lo);
+        _mm256_store_si256((__m256i *)a->yp[b / 2][1], hi);
+        __m256i s = woff(t) ? dot_u8s8(dot_u8s8(z, voff, lo), voff, hi) : z;
+        _mm256_store_si256((__m256i *)a->noff[b / 2], _mm256_sub_epi32(z, s));
+        __m128 d0 = _mm_set1_ps(f16(quant_load_u16(y0)));
+        __m128 d1 = _mm_set1_ps(two ? f16(quant_load_u16(y0 + ybs)) : 0.0f);
+        _mm256_store_ps(a->dy2[b / 2], _mm256_set_m128(d1, d0));
+    }
+}
+
+/* Weight blocks b and b + 1 (only b when !two) in the pair layout, as the dots below want them. */
+INLINE void sn_wpair(enum cove_ggml_type t, const uint8_t *b0, size_t bs, bool two, __m256i *lo, __m256i *hi)
+{
+    if (t != COVE_TYPE_Q8_0) {
+        wpair_nib(t, b0, bs, two, lo, hi);
+        return;
+    }
+    const size_t qs = offsetof(block_q8_0, qs);
+    __m256i v0 = _mm256_loadu_si256((const __m256i *)(b0 + qs));
+    __m256i v1 = two ? _mm256_loadu_si256((const __m256i *)(b0 + bs + qs)) : _mm256_setzero_si256();
+    *lo = _mm256_permute2x128_si256(v0, v1, 0x20);
+    *hi = _mm256_permute2x128_si256(v0, v1, 0x31);
+    if (HAVE_VNNI) { /* unsigned by adding 128; the prepared offset term takes it off */
+        *lo = _mm256_xor_si256(*lo, _mm256_set1_epi8((char)0x80));
+        *hi = _mm256_xor_si256(*hi, _mm256_set1_epi8((char)0x80));
+    }
+}
+
+/* int32 lane sums of a weight pair against a prepared activation pair, the offset removed. */
+INLINE __m256i sn_dot(enum cove_ggml_type t, __m256i wlo, __m256i whi, const sn_act *a, int pi)
+{
+    const __m256i ylo = _mm256_load_si256((const __m256i *)a->yp[pi][0]);
+    const __m256i yhi = _mm256_load_si256((const __m256i *)a->yp[pi][1]);
+    const bool off = woff(t) != 0;
+    __m256i init = off ? _mm256_load_si256((const __m256i *)a->noff[pi]) : _mm256_setzero_si256();
+#if HAVE_VNNI
+    return _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(init, wlo, ylo), whi, yhi);
+#else
+    const __m256i ones = _mm256_set1_epi16(1);
+    if (t == COVE_TYPE_Q8_0) { /* signed weights: the abs/sign trick, each half widened on its own */
+        __m256i p0 = _mm256_maddubs_epi16(_mm256_abs_epi8(wlo), _mm256_sign_epi8(ylo, wlo));
+        __m256i p1 = _mm256_maddubs_epi16(_mm256_abs_epi8(whi), _mm256_sign_epi8(yhi, whi));
+        return _mm256_add_epi32(_mm256_madd_epi16(p0, ones), _mm256_madd_epi16(p1, ones));
+    }
+    /* nibble types: each int16 pair sum is at most 2 * 31 * 128, so the two halves add in int16 */
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(wlo, ylo), _mm256_maddubs_epi16(whi, yhi));
+    __m256i s = _mm256_madd_epi16(p, ones);
+    return off ? _mm256_add_epi32(s, init) : s;
+#endif
+}
+
+/* One weight pair (pair index pi, lanes `lane`, lane + 1 of dw8) against nc activation rows. */
+INLINE void sn_pair(enum cove_ggml_type t, int nc, const uint8_t *wb, size_t wbs, bool two, const sn_act *a,
+                    int pi, __m256 dw8, int lane, __m256 *acc)
+{
+    __m256i lo, hi;
+    sn_wpair(t, wb, wbs, two, &lo, &hi);
+    const __m256i idx = _mm256_setr_epi32(lane, lane, lane, lane, lane + 1, lane + 1, lane + 1, lane + 1);
+    const __m256 dw2 = _mm256_permutevar8x32_ps(dw8, idx);
+    UNROLL
+    for (int c = 0; c < nc; c++) {
+        __m256i is = sn_dot(t, lo, hi, &a[c], pi);
+        __m256 sc = _mm256_mul_ps(dw2, _mm256_load_ps(a[c].dy2[pi]));
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), sc, acc[c]);
+    }
+}
+
+/*
+ * Weight rows [rb, re) (nb blocks from W) against nc (a constant <= SN_MAX)
+ * prepared activation rows: Y[c * ldy + r] is set, or added to when `add`.
+ */
+INLINE void sn_rows(enum cove_ggml_type t, int nc, const uint8_t *W, size_t wrb, int rb, int re, int nb,
+                    const sn_act *a, float *Y, size_t ldy, bool add)
+{
+    const bool q81 = uses_q8_1(t);
+    const size_t wbs = wbytes32(t);
+    const size_t m_off = t == COVE_TYPE_Q4_1 ? offsetof(block_q4_1, m) : offsetof(block_q5_1, m);
+    for (int r = rb; r < re; r++) {
+        const uint8_t *wr = W + (size_t)r * wrb;
+        __m256 acc[SN_MAX];
+        UNROLL
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm256_setzero_ps();
+        for (int g = 0; g < nb; g += 8) {
+            const int n8 = nb - g < 8 ? nb - g : 8;
+            const uint8_t *wg = wr + (size_t)g * wbs;
+            const __m256 dw8 = scales8(wg, wbs, n8);
+            if (q81) { /* the min term: m of each block times s of the activation block */
+                const __m256 mw8 = scales8(wg + m_off, wbs, n8);
+                UNROLL
+                for (int c = 0; c < nc; c++)
+                    acc[c] = _mm256_fmadd_ps(mw8, _mm256_load_ps(a[c].sy + g), acc[c]);
+            }
+            if (n8 == 8) {
+                UNROLL
+                for (int p = 0; p < 4; p++)
+                    sn_pair(t, nc, wg + (size_t)(2 * p) * wbs, wbs, true, a, g / 2 + p, dw8, 2 * p, acc);
+            } else {
+                for (int p = 0; 2 * p < n8; p++)
+                    sn_pair(t, nc, wg + (size_t)(2 * p) * wbs, wbs, 2 * p + 1 < n8, a, g / 2 + p, dw8, 2 * p,
+                            acc);
+            }
+        }
+        UNROLL
+        for (int c = 0; c < nc; c++) {
+            float *o = Y + (size_t)c * ldy + (size_t)r;
+            float v = hsum_ps(acc[c]);
+            *o = add ? *o + v : v;
+        }
+    }
+}
+
+/*
+ * The small-batch product of a 32-element type (cove_quant_small_fn): n_x
+ * activation rows in passes of at most SN_MAX (evenly split: 9 = 5 + 4), k in
+ * chunks of SN_KMAX.
+ */
+INLINE void small32(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, int rb, int re,
+                    const uint8_t *Xq, size_t xrb, int n_x, float *Y, size_t ldy)
+{
+    const size_t ybs = uses_q8_1(t) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const int nb_all = k / QK32;
+    sn_act a[SN_MAX];
+    for (int j0 = 0; j0 < n_x;) {
+        const int left = n_x - j0, passes = (left + SN_MAX - 1) / SN_MAX, nc = (left + passes - 1) / passes;
+        float *Yp = Y + (size_t)j0 * ldy;
+        for (int b0 = 0; b0 < nb_all; b0 += SN_KMAX / QK32) {
+            const int nb = nb_all - b0 < SN_KMAX / QK32 ? nb_all - b0 : SN_KMAX / QK32;
+            const uint8_t *Wc = W + (size_t)b0 * wbytes32(t);
+            const bool add = b0 > 0;
+            for (int c = 0; c < nc; c++)
+                sn_prepare(t, Xq + (size_t)(j0 + c) * xrb + (size_t)b0 * ybs, nb, &a[c]);
+            switch (nc) {
+            case 1: sn_rows(t, 1, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
+            case 2: sn_rows(t, 2, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
+            case 3: sn_rows(t, 3, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
+            case 4: sn_rows(t, 4, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
+            case 5: sn_rows(t, 5, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
+            case 6: sn_rows(t, 6, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
+            case 7: sn_rows(t, 7, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
+            default: sn_rows(t, 8, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
+            }
+        }
+        j0 += nc;
+    }
+}
+
+#define SMALL32(name, T)                                                                            \
+    static void name##_small(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, \
+                             size_t xrb, int n_x, float *Y, size_t ldy)                             \
+    {                                                                                               \
+        small32(T, k, W, wrb, rb, re, Xq, xrb, n_x, Y, ldy);                                        \
+    }
+
 /* One block of a 32-element dot: int32 partial sums of w . y, the offset removed. */
 INLINE __m256i bdot32(enum cove_ggml_type t, const uint8_t *wb, const uint8_t *yq)
 {
