@@ -2,7 +2,7 @@
  * bench/bench_kb.c - knowledge base speed: ingestion and vector search.
  *
  *     bench_kb [--sizes N,N,...] [--hnsw-max N] [--threads T] [--queries Q] [--no-ingest]
- *              [--m M] [--efc N] [--ef N]
+ *              [--m M] [--efc N] [--ef N,N,...]
  *
  * Ingestion: tests/kb/data/docs (txt, md, csv, html, pdf) into a fresh store with the
  * default embedding model ($COVE_MODELS or ~/.cache/cove/models), 64-token chunks;
@@ -12,7 +12,8 @@
  * centres (clustered like sentence embeddings), queries = stored vectors plus noise.
  * "exact" is the int8 scan with f32 re-ranking on T threads (default 2); "exact int8" the
  * scan alone (an int8 store). "hnsw" is the approximate index (m 16, ef_construction 100,
- * ef_search 64 unless told by --m, --efc, --ef) built on T threads; recall@10 is against
+ * ef_search 256 unless told by --m, --efc, --ef; several --ef values are each measured on
+ * the same graph, one row each) built on T threads; recall@10 is against
  * the exact top 10, as is "int8 recall", that of the int8 scan alone. The exact search's
  * own recall@10 against brute force over the f32 vectors is given for the first 50
  * queries. "+1% / -1%" times inserting 1% more vectors into the built graph and then
@@ -42,6 +43,7 @@
 
 #define DIM 384
 #define K 10
+#define MAX_EF 8
 
 static double now_s(void)
 {
@@ -140,13 +142,16 @@ static void bench_ingest(int threads)
 }
 
 typedef struct search_row {
-    double exact_ms[3], exact8_ms[3], build_s, build_cpu_s, hnsw_ms[2], recall, recall8;
+    double exact_ms[3], exact8_ms[3], build_s, build_cpu_s, recall8;
+    double hnsw_ms[MAX_EF][2], recall[MAX_EF]; /* for each ef_search of --ef */
     double recall_f32, insert_s, remove_s;
     const float *centres;
 } search_row;
 
 
 static cove_kb_hnsw_params hnsw_params; /* set once in main */
+static int32_t ef_list[MAX_EF];        /* --ef values, ef_list[0] in hnsw_params */
+static int n_ef = 1;
 
 static double load1(void)
 {
@@ -262,21 +267,24 @@ static void time_hnsw(cove_kb_vindex *vi, cove_pool *pool, const float *qs, int 
     row->build_s = now_s() - t0;
     row->build_cpu_s = cpu_s() - c0;
     double *t = cove_malloc((size_t)nq * sizeof *t);
-    int found = 0;
-    for (int i = 0; i < nq; i++) {
-        size_t idx[K];
-        float sc[K];
-        int32_t n = 0;
-        double t1 = now_s();
-        cove_kb_hnsw_search(h, vi, qs + (size_t)i * DIM, K, idx, sc, &n);
-        t[i] = (now_s() - t1) * 1e3;
-        for (int a = 0; a < n; a++)
-            for (int b = 0; b < K; b++)
-                found += idx[a] == truth[(size_t)i * K + b];
+    for (int e = 0; e < n_ef; e++) {
+        cove_kb_hnsw_set_ef(h, ef_list[e]);
+        int found = 0;
+        for (int i = 0; i < nq; i++) {
+            size_t idx[K];
+            float sc[K];
+            int32_t n = 0;
+            double t1 = now_s();
+            cove_kb_hnsw_search(h, vi, qs + (size_t)i * DIM, K, idx, sc, &n);
+            t[i] = (now_s() - t1) * 1e3;
+            for (int a = 0; a < n; a++)
+                for (int b = 0; b < K; b++)
+                    found += idx[a] == truth[(size_t)i * K + b];
+        }
+        row->hnsw_ms[e][0] = median(t, nq);
+        row->hnsw_ms[e][1] = t[0];
+        row->recall[e] = (double)found / (nq * K);
     }
-    row->hnsw_ms[0] = median(t, nq);
-    row->hnsw_ms[1] = t[0];
-    row->recall = (double)found / (nq * K);
     cove_free(t);
     if (row->centres) /* only after the searches: it changes the set */
         time_update(h, vi, pool, row->centres, row);
@@ -315,12 +323,15 @@ static void bench_size(size_t n, int threads, int nq, size_t hnsw_max)
            row.exact_ms[0], row.exact_ms[1], row.exact_ms[2], row.recall_f32, row.exact8_ms[0],
            row.exact8_ms[1], row.exact8_ms[2], row.recall8);
     if (n <= hnsw_max)
-        printf(" %.1f / %.1f | %.3f / %.3f | %.3f | %.2f / %.2f |", row.build_s,
-               row.build_cpu_s, row.hnsw_ms[0], row.hnsw_ms[1], row.recall, row.insert_s,
-               row.remove_s);
+        printf(" %.1f / %.1f | %d | %.3f / %.3f | %.3f | %.2f / %.2f |", row.build_s,
+               row.build_cpu_s, ef_list[0], row.hnsw_ms[0][0], row.hnsw_ms[0][1],
+               row.recall[0], row.insert_s, row.remove_s);
     else
-        printf(" - | - | - | - |");
+        printf(" - | - | - | - | - |");
     printf(" %.2f |\n", load1());
+    for (int e = 1; n <= hnsw_max && e < n_ef; e++) /* the same graph, other ef_search */
+        printf("| %zu | | | | | | %d | %.3f / %.3f | %.3f | | |\n", n, ef_list[e],
+               row.hnsw_ms[e][0], row.hnsw_ms[e][1], row.recall[e]);
     fflush(stdout);
     cove_pool_free(pool);
     cove_kb_vindex_free(vf);
@@ -336,6 +347,7 @@ int main(int argc, char **argv)
     size_t sizes[16] = {10000, 100000, 1000000}, hnsw_max = 1000000;
     int n_sizes = 3, threads = 2, nq = 50, ingest = 1;
     hnsw_params = cove_kb_hnsw_default_params();
+    ef_list[0] = hnsw_params.ef_search;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
             n_sizes = 0;
@@ -352,25 +364,28 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--efc") == 0 && i + 1 < argc) {
             hnsw_params.ef_construction = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--ef") == 0 && i + 1 < argc) {
-            hnsw_params.ef_search = atoi(argv[++i]);
+            n_ef = 0;
+            for (char *p = argv[++i]; *p && n_ef < MAX_EF; p += *p == ',')
+                ef_list[n_ef++] = (int32_t)strtol(p, &p, 10);
         } else if (strcmp(argv[i], "--no-ingest") == 0) {
             ingest = 0;
         } else {
             fprintf(stderr, "usage: bench_kb [--sizes N,N,...] [--hnsw-max N] [--threads T] "
-                            "[--queries Q] [--no-ingest] [--m M] [--efc N] [--ef N]\n");
+                            "[--queries Q] [--no-ingest] [--m M] [--efc N] [--ef N,N,...]\n");
             return 2;
         }
     }
-    if (threads < 1 || threads > 256 || nq < 1 || nq > 100000)
+    if (threads < 1 || threads > 256 || nq < 1 || nq > 100000 || n_ef < 1)
         return 2;
+    hnsw_params.ef_search = ef_list[0];
     if (ingest)
         bench_ingest(threads);
     printf("| vectors (384-d) | exact ms, int8 scan + f32 re-rank, %d threads "
            "(median / best / cpu per query) | exact recall@10 vs f32 brute force "
            "| exact int8 ms (median / best / cpu) | int8 recall@10 vs exact "
-           "| hnsw build s, %d threads (wall / cpu) | hnsw ms (median / best) "
+           "| hnsw build s, %d threads (wall / cpu) | ef_search | hnsw ms (median / best) "
            "| hnsw recall@10 vs exact | hnsw +1%% insert / -1%% remove s (wall) "
-           "| load (1 min) |\n|---|---|---|---|---|---|---|---|---|---|\n", threads, threads);
+           "| load (1 min) |\n|---|---|---|---|---|---|---|---|---|---|---|\n", threads, threads);
     for (int i = 0; i < n_sizes; i++)
         bench_size(sizes[i], threads, nq, hnsw_max);
     return 0;

@@ -1,7 +1,7 @@
 /*
  * bench/bench_kernels.c - speed of the quant kernels, per type and SIMD level.
  *
- *   bench_kernels [--quick] [--type NAME] [--level NAME] [--threads N]
+ *   bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N]
  *       Prints a markdown table (one thread unless --threads: the rows are
  *       then split between N threads of a cove_pool, as the model code does):
  *         decode GB/s  - weight bytes per second of a 2048 x 2048 gemv (n_x = 1),
@@ -11,7 +11,9 @@
  *                        512-token gemm (activation quantization included;
  *                        32 tokens for the scalar level);
  *         batch 4 / 8 GFLOP/s - the same for 4 and 8 activation rows (several
- *                        sequences decoded together), cache-resident matrix.
+ *                        sequences decoded together), cache-resident matrix;
+ *                        --tiles: without the small-batch kernels (the
+ *                        prefill register tiles), to compare.
  *       Each rate is the best 0.1 s window of a 1 s run (0.2 s with --quick).
  *   bench_kernels --dequant FILE TENSOR OUT [--level NAME]
  *       Dequantizes tensor TENSOR of the GGUF file FILE with cove's kernels
@@ -28,6 +30,7 @@
 #include "base/pool.h"
 #include "engine/gguf/gguf.h"
 #include "engine/kernels/quants.h"
+#include "engine/kernels/quants_int.h"
 
 static const enum cove_ggml_type bench_types[] = {
     COVE_TYPE_F32,  COVE_TYPE_F16,  COVE_TYPE_BF16, COVE_TYPE_Q8_0, COVE_TYPE_Q4_0,
@@ -67,13 +70,15 @@ typedef struct {
     const void *xq;
     int n_x;
     float *y;
+    int tiles; /* 1: without the small-batch kernels */
 } gemm_job;
 
 static void gemm_rows(void *ctx, size_t begin, size_t end, int ith)
 {
     const gemm_job *j = ctx;
     (void)ith;
-    cove_quant_gemm_run(j->ops, j->w, j->wrb, ROWS, j->xq, j->n_x, K, j->y, ROWS, (int)begin, (int)end);
+    (j->tiles ? cove_quant_gemm_run_tiles : cove_quant_gemm_run)(j->ops, j->w, j->wrb, ROWS, j->xq, j->n_x, K,
+                                                                 j->y, ROWS, (int)begin, (int)end);
 }
 
 static void run_gemm(cove_pool *pool, gemm_job *j)
@@ -94,7 +99,7 @@ static void run_gemm(cove_pool *pool, gemm_job *j)
 static double bench_decode(const cove_quant_ops *ops, cove_pool *pool, const uint8_t *w, int copies,
                            size_t wbytes, const float *x, void *scratch, float *y, double min_s)
 {
-    gemm_job j = {ops, NULL, wbytes / ROWS, scratch, 1, y};
+    gemm_job j = {ops, NULL, wbytes / ROWS, scratch, 1, y, 0};
     double start = now_s(), best = 0;
     do {
         double t0 = now_s(), t;
@@ -116,9 +121,9 @@ static double bench_decode(const cove_quant_ops *ops, cove_pool *pool, const uin
 /* gemm of n_tok activation rows until min_s has passed; returns GFLOP/s. */
 static double bench_prefill(const cove_quant_ops *ops, cove_pool *pool, const uint8_t *w,
                             size_t wbytes, const float *x, int n_tok, void *scratch, float *y,
-                            double min_s)
+                            double min_s, int tiles)
 {
-    gemm_job j = {ops, w, wbytes / ROWS, scratch, n_tok, y};
+    gemm_job j = {ops, w, wbytes / ROWS, scratch, n_tok, y, tiles};
     double start = now_s(), best = 0;
     do {
         double t0 = now_s(), t;
@@ -135,7 +140,7 @@ static double bench_prefill(const cove_quant_ops *ops, cove_pool *pool, const ui
     return best;
 }
 
-static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, cove_pool *pool,
+static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, int tiles, cove_pool *pool,
                      bench_result *r)
 {
     const cove_quant_ops *ops = cove_quant_ops_for_level(t, level);
@@ -162,14 +167,14 @@ static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, c
     fill_random(x, (size_t)K * 512, 2);
     r->ram_gbs = bench_decode(ops, pool, w, copies, wbytes, x, scratch, y, min_s);
     r->hot_gbs = bench_decode(ops, pool, w, 1, wbytes, x, scratch, y, min_s);
-    r->prefill_gflops = bench_prefill(ops, pool, w, wbytes, x, n_tok, scratch, y, min_s);
-    r->batch4_gflops = bench_prefill(ops, pool, w, wbytes, x, 4, scratch, y, min_s);
-    r->batch8_gflops = bench_prefill(ops, pool, w, wbytes, x, 8, scratch, y, min_s);
+    r->prefill_gflops = bench_prefill(ops, pool, w, wbytes, x, n_tok, scratch, y, min_s, 0);
+    r->batch4_gflops = bench_prefill(ops, pool, w, wbytes, x, 4, scratch, y, min_s, tiles);
+    r->batch8_gflops = bench_prefill(ops, pool, w, wbytes, x, 8, scratch, y, min_s, tiles);
     cove_free(w), cove_free(x), cove_free(y), cove_free(scratch);
     return 1;
 }
 
-static int run_table(int quick, int only_type, int only_level, cove_pool *pool)
+static int run_table(int quick, int tiles, int only_type, int only_level, cove_pool *pool)
 {
     printf("| type | level | bits/weight | decode GB/s (ram) | decode GB/s (hot) | prefill GFLOP/s "
            "| batch 4 GFLOP/s | batch 8 GFLOP/s |\n");
@@ -183,7 +188,7 @@ static int run_table(int quick, int only_type, int only_level, cove_pool *pool)
             bench_result r;
             if (only_level >= 0 && l != only_level)
                 continue;
-            int rc = bench_one(t, (enum cove_klevel)l, quick, pool, &r);
+            int rc = bench_one(t, (enum cove_klevel)l, quick, tiles, pool, &r);
             if (rc < 0)
                 return 1;
             if (rc == 0)
@@ -240,11 +245,13 @@ static int parse_level(const char *s)
 
 int main(int argc, char **argv)
 {
-    int quick = 0, type = -1, level = -1, threads = 1;
+    int quick = 0, tiles = 0, type = -1, level = -1, threads = 1;
     const char *dq[3] = {NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "--tiles") == 0)
+            tiles = 1;
         else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
             type = cove_type_from_name(argv[++i]);
             type = type < 0 ? -2 : type;
@@ -257,7 +264,7 @@ int main(int argc, char **argv)
             dq[0] = argv[i + 1], dq[1] = argv[i + 2], dq[2] = argv[i + 3];
             i += 3;
         } else {
-            fprintf(stderr, "usage: bench_kernels [--quick] [--type NAME] [--level NAME] [--threads N]\n"
+            fprintf(stderr, "usage: bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N]\n"
                             "       bench_kernels --dequant FILE TENSOR OUT.f32 [--level NAME]\n");
             return 2;
         }
@@ -274,7 +281,7 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("threads: %d\n\n", threads);
-    int rc = run_table(quick, type, level, pool);
+    int rc = run_table(quick, tiles, type, level, pool);
     cove_pool_free(pool);
     return rc;
 }

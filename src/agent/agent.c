@@ -1,9 +1,8 @@
 /*
  * agent/agent.c - an agent's life cycle: its registry, tools' world, prompt and audit.
  */
+#include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
-#include <stdlib.h> /* TMPDBG */
 
 #include "agent/agent_int.h"
 #include "audit/audit.h"
@@ -45,12 +44,11 @@ static cove_status put_arg(struct cove_buf *b, const char *name, const json_t *s
     return st;
 }
 
-/* "(a: string, b?: "x"|"y")": the arguments of a tool from its schema (the full schema
- * is enforced by the plan grammar; the model needs names and kinds). */
-static cove_status put_signature(struct cove_buf *b, const char *schema)
+/* "(a: string, b?: "x"|"y")": the arguments of one object schema. */
+static cove_status put_object(struct cove_buf *b, const json_t *doc)
 {
-    json_t *doc = json_loads(schema, 0, NULL);
-    const json_t *props = json_object_get(doc, "properties"), *req = json_object_get(doc, "required");
+    const json_t *props = json_object_get(doc, "properties");
+    const json_t *req = json_object_get(doc, "required");
     const char *key;
     json_t *v;
     size_t n = 0;
@@ -65,11 +63,39 @@ static cove_status put_signature(struct cove_buf *b, const char *schema)
         if (st == COVE_OK)
             st = put_arg(b, key, v, required);
     }
-    json_decref(doc);
     return st == COVE_OK ? cove_buf_append_byte(b, ')') : st;
 }
 
-/* The tool list: name, arguments and description of each tool. */
+/* The arguments of a tool from its schema, each alternative of an anyOf in turn (the
+ * full schema is enforced by the plan grammar; the model needs names and kinds). */
+static cove_status put_signature(struct cove_buf *b, const char *schema)
+{
+    json_t *doc = json_loads(schema, 0, NULL);
+    const json_t *any = json_object_get(doc, "anyOf");
+    cove_status st = any ? COVE_OK : put_object(b, doc);
+    for (size_t i = 0; st == COVE_OK && i < json_array_size(any); i++) {
+        st = i ? cove_buf_append_str(b, " or ") : COVE_OK;
+        if (st == COVE_OK)
+            st = put_object(b, json_array_get(any, i));
+    }
+    json_decref(doc);
+    return st;
+}
+
+/* A tool's example ("REQUEST -> ARGUMENTS") as the first step the model should write for
+ * that request, under the tool's line; nothing when the tool has none. */
+static cove_status put_example(struct cove_buf *b, const struct cove_agent_tool_def *d)
+{
+    const char *arrow = d->example ? strstr(d->example, " -> ") : NULL;
+    if (!arrow)
+        return COVE_OK;
+    int n = (int)(arrow - d->example);
+    return cove_buf_appendf(b, "  Request: %.*s\n  {\"action\": \"%s\", \"thought\": \"%.*s\", "
+                            "\"arguments\": %s}\n", n, d->example, d->name, n, d->example,
+                            arrow + 4);
+}
+
+/* The tool list: name, arguments, description and example of each tool. */
 static cove_status put_tools(cove_agent *a, struct cove_buf *b)
 {
     cove_status st = cove_buf_append_str(b, "\n\nTools:\n");
@@ -80,27 +106,8 @@ static cove_status put_tools(cove_agent *a, struct cove_buf *b)
             st = put_signature(b, d->schema);
         if (st == COVE_OK)
             st = cove_buf_appendf(b, ": %s\n", d->description);
-    }
-    return st;
-}
-
-/* One first step per tool that has an example ("REQUEST -> ARGUMENTS"), written as the
- * plan the model should write for that request. */
-static cove_status put_examples(cove_agent *a, struct cove_buf *b)
-{
-    cove_status st = COVE_OK;
-    int any = 0;
-    for (size_t i = 0; st == COVE_OK && i < cove_agent_registry_count(a->reg); i++) {
-        const struct cove_agent_tool_def *d = cove_agent_registry_get(a->reg, i);
-        const char *arrow = d->example ? strstr(d->example, " -> ") : NULL;
-        if (!arrow)
-            continue;
-        if (!any++)
-            st = cove_buf_append_str(b, "\nFirst steps for other requests:\n");
         if (st == COVE_OK)
-            st = cove_buf_appendf(b, "Request: %.*s\n{\"action\": \"%s\", \"thought\": \"%.*s\", "
-                                  "\"arguments\": %s}\n", (int)(arrow - d->example), d->example,
-                                  d->name, (int)(arrow - d->example), d->example, arrow + 4);
+            st = put_example(b, d);
     }
     return st;
 }
@@ -120,15 +127,12 @@ cove_status agent_build_system(cove_agent *a, cove_error *err)
         if (st == COVE_OK)
             st = cove_buf_append_byte(&b, '\n');
     }
-    if (st == COVE_OK)
-        st = put_examples(a, &b);
     if (st != COVE_OK) {
         cove_buf_release(&b);
         return cove_error_set(err, st, "agent: the system prompt is too long");
     }
     cove_free(a->system);
     a->system = cove_buf_detach(&b, NULL);
-    if (getenv("COVE_X_SYS")) fprintf(stderr, "%s\n", a->system); /* TMPDBG */
     return COVE_OK;
 }
 

@@ -366,6 +366,7 @@ static cove_status on_ask(struct run *r, struct agent_plan *p, struct cove_agent
  * the full grammar after that prefix. Greedy sampling would pick by the first token alone.
  */
 #define PLAN_START "{\"action\":\""
+#define COVE_AGENT_CAL_LEN 240 /* bytes of one calibration request */
 
 /* Score opts after the conversation and prefix of g. The conversation is decoded first
  * (a generation of no tokens), so the scores see it whatever the backend's cache held. */
@@ -384,37 +385,64 @@ static cove_status score_after(cove_agent_backend *b, const struct cove_agent_ge
     return st == COVE_OK ? cove_agent_backend_score(b, g, opts, n, scores, err) : st;
 }
 
+/*
+ * The requests an action's calibration score is averaged over: one that asks nothing and
+ * the example request of every tool (from the tool list). Against the empty request
+ * alone, a tool whose name is unlikely when nothing is asked (a search) would win almost
+ * any real request. Writes up to cap requests into req; returns their number.
+ */
+static size_t calibration_requests(const cove_agent *a, char (*req)[COVE_AGENT_CAL_LEN],
+                                   size_t cap)
+{
+    size_t n = 0;
+    snprintf(req[n++], sizeof req[0], "Request: none");
+    for (size_t i = 0; n < cap && i < cove_agent_registry_count(a->reg); i++) {
+        const char *ex = cove_agent_registry_get(a->reg, i)->example;
+        const char *arrow = ex ? strstr(ex, " -> ") : NULL;
+        if (arrow)
+            snprintf(req[n++], sizeof req[0], "Request: %.*s", (int)(arrow - ex), ex);
+    }
+    return n;
+}
+
 /* The calibration score of each option (computed once per agent and name). */
 static cove_status baselines(struct run *r, const char *const *opts, size_t n, double *base,
                              cove_error *err)
 {
-    static const char *const empty[] = {"Request: none"};
     cove_agent *a = r->a;
-    struct cove_chat_message msgs[2] = {{.role = COVE_CHAT_SYSTEM, .content = a->system},
-                                        {.role = COVE_CHAT_USER}};
-    struct cove_agent_gen g = {.msgs = msgs, .n_msgs = 2, .prefix = PLAN_START, .max_tokens = 16};
-    size_t n_empty = sizeof empty / sizeof empty[0];
+    const char *todo[COVE_AGENT_MAX_TOOLS + 2];
+    double sum[COVE_AGENT_MAX_TOOLS + 2] = {0}, one[COVE_AGENT_MAX_TOOLS + 2];
+    size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         size_t k = 0;
         while (k < a->n_base && strcmp(a->base_name[k], opts[i]) != 0)
             k++;
-        if (k == a->n_base) {
-            if (k >= COVE_AGENT_MAX_TOOLS + 2)
-                return cove_error_set(err, COVE_ERR_LIMIT, "agent: too many actions");
-            double sum = 0, one = 0;
-            for (size_t j = 0; j < n_empty; j++) {
-                msgs[1].content = empty[j];
-                cove_status st = score_after(a->backend, &g, &opts[i], 1, &one, err);
-                if (st != COVE_OK)
-                    return st;
-                sum += one;
-            }
-            a->base_score[k] = sum / (double)n_empty;
-            cove_str_copy(a->base_name[k], sizeof a->base_name[k], opts[i]);
-            a->n_base++;
-        }
-        base[i] = a->base_score[k];
+        if (k == a->n_base)
+            todo[m++] = opts[i];
     }
+    if (a->n_base + m > COVE_AGENT_MAX_TOOLS + 2)
+        return cove_error_set(err, COVE_ERR_LIMIT, "agent: too many actions");
+    char req[COVE_AGENT_MAX_TOOLS + 1][COVE_AGENT_CAL_LEN];
+    size_t n_req = m ? calibration_requests(a, req, COVE_AGENT_MAX_TOOLS + 1) : 0;
+    struct cove_chat_message msgs[2] = {{.role = COVE_CHAT_SYSTEM, .content = a->system},
+                                        {.role = COVE_CHAT_USER}};
+    struct cove_agent_gen g = {.msgs = msgs, .n_msgs = 2, .prefix = PLAN_START, .max_tokens = 16};
+    for (size_t j = 0; j < n_req; j++) {
+        msgs[1].content = req[j];
+        cove_status st = score_after(a->backend, &g, todo, m, one, err);
+        if (st != COVE_OK)
+            return st;
+        for (size_t i = 0; i < m; i++)
+            sum[i] += one[i];
+    }
+    for (size_t i = 0; i < m; i++) {
+        cove_str_copy(a->base_name[a->n_base], sizeof a->base_name[0], todo[i]);
+        a->base_score[a->n_base++] = sum[i] / (double)n_req;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < a->n_base; k++)
+            if (strcmp(a->base_name[k], opts[i]) == 0)
+                base[i] = a->base_score[k];
     return COVE_OK;
 }
 
@@ -442,7 +470,6 @@ static cove_status choose_action(struct run *r, const struct agent_plan_spec *sp
         st = score_after(r->a->backend, &g, opts, n, score, err);
     if (st == COVE_OK && n > 0)
         st = baselines(r, opts, n, base, err);
-    if (getenv("COVE_X_NOCAL")) for (size_t i = 0; i < n; i++) base[i] = 0; /* TMPDBG */
     for (size_t i = 1; st == COVE_OK && i < n; i++)
         if (score[i] - base[i] > score[best] - base[best])
             best = i;

@@ -60,7 +60,7 @@ struct cove_kb_hnsw {
 
 cove_kb_hnsw_params cove_kb_hnsw_default_params(void)
 {
-    return (cove_kb_hnsw_params){16, 100, 64, 42};
+    return (cove_kb_hnsw_params){16, 100, 256, 42};
 }
 
 void cove_kb_hnsw_free(cove_kb_hnsw *h)
@@ -862,7 +862,7 @@ static cove_status load_header(cove_kb_hnsw *h, const uint32_t *hdr, int32_t dim
     h->efc = (int32_t)hdr[H_EFC];
     h->seed = u64_of(hdr, H_SEED_LO);
     h->n_removed = (size_t)u64_of(hdr, H_REMOVED_LO);
-    h->ef = 64;
+    h->ef = cove_kb_hnsw_default_params().ef_search;
     if (n == 0 || n > UINT32_MAX - 1 || n > (uint64_t)COVE_KB_MAX_VECTORS || hdr[H_M] < 2 ||
         hdr[H_M] > 128 || hdr[H_MAX_LEVEL] > HNSW_MAX_LEVEL || hdr[H_ENTRY] >= n ||
         h->dim != dim || h->efc < 1 || h->efc > COVE_KB_MAX_K || h->n_removed > n ||

@@ -32,7 +32,8 @@ cove_status cove_kb_vindex_create(int32_t dim, size_t capacity, int keep_f32,
 
 void cove_kb_vindex_free(cove_kb_vindex *v); /* NULL is a no-op */
 
-/* Append a vector (dim floats, borrowed) with its caller id. Errors: NOMEM, LIMIT. */
+/* Append a vector (dim floats, borrowed) with its caller id (>= 0: a negative id marks a
+ * removed slot, which searches skip). Errors: NOMEM, LIMIT. */
 cove_status cove_kb_vindex_add(cove_kb_vindex *v, int64_t id, const float *vec);
 
 /* Append an already quantized vector: dim int8 values q with vec[i] ~ q[i] * scale. */
@@ -58,7 +59,8 @@ uint32_t cove_kb_vindex_hash(const cove_kb_vindex *v, size_t i);
 
 size_t cove_kb_vindex_size(const cove_kb_vindex *v);
 int32_t cove_kb_vindex_dim(const cove_kb_vindex *v);
-int64_t cove_kb_vindex_id(const cove_kb_vindex *v, size_t i); /* id of the i-th vector; -1: removed */
+/* Id of the i-th vector; -1 for a removed one. */
+int64_t cove_kb_vindex_id(const cove_kb_vindex *v, size_t i);
 
 /* Dot product of query q (dim floats) and vector i (f32 when kept, else dequantized int8). */
 float cove_kb_vindex_dot(const cove_kb_vindex *v, const float *q, size_t i);
@@ -89,7 +91,8 @@ typedef struct cove_kb_hnsw cove_kb_hnsw;
 typedef struct cove_kb_hnsw_params {
     int32_t m;               /* links per node on upper layers (2m on layer 0); default 16 */
     int32_t ef_construction; /* candidate list while building; default 100 */
-    int32_t ef_search;       /* candidate list while searching (at least k); default 64 */
+    int32_t ef_search;       /* candidate list while searching (at least k); default 256
+                                (recall@10 0.96-0.98 at 1M clustered vectors with 192) */
     uint64_t seed;           /* level draws; default 42 */
 } cove_kb_hnsw_params;
 

@@ -38,9 +38,9 @@ static int on_step(void *user, const struct cove_agent_step *s)
 }
 
 static const char *READ_A =
-    "{\"thought\":\"read it\",\"action\":\"read_file\",\"arguments\":{\"path\":\"a.txt\"}}";
+    "{\"action\":\"read_file\",\"thought\":\"read it\",\"arguments\":{\"path\":\"a.txt\"}}";
 static const char *FINAL_A =
-    "{\"thought\":\"done\",\"action\":\"final_answer\",\"answer\":\"The pelican contract runs "
+    "{\"action\":\"final_answer\",\"thought\":\"done\",\"answer\":\"The pelican contract runs "
     "for 24 months.\",\"citations\":[\"a.txt\"]}";
 
 /* A config with the docs root of at_root(name). */
@@ -86,11 +86,19 @@ TEST(loop_read_and_answer)
     const char *p1 = cove_agent_scripted_prompt(be, 0), *p2 = cove_agent_scripted_prompt(be, 1);
     CHECK(p1 && p2 && strncmp(p1, p2, strlen(p1)) == 0);
     CHECK(strstr(p2, "Observation (read_file)") && strstr(p2, "renews automatically"));
-    CHECK(strstr(p1, "Tools:\n- kb_search") != NULL);
+    CHECK(strstr(p1, "Tools:\n- kb_search(query: string, k?: integer): ") != NULL);
+    CHECK(strstr(p1, "- device_control(action: \"list\") or (action: \"on\"|\"off\"|\"status\", "
+                     "device: string) or (action: \"set\", device: string, value: number): "));
+    /* each tool's example as a first step under its line, action first */
+    CHECK(strstr(p1, "or a power.\n  Request: How much is 3 times 4.5?\n  {\"action\": "
+                     "\"calculator\", \"thought\": \"How much is 3 times 4.5?\", \"arguments\": "
+                     "{\"expression\": \"3*4.5\"}}\n"));
     /* the grammar names the registered tools; citations limited to retrieved ids later */
     const char *g1 = cove_agent_scripted_grammar(be, 0), *g2 = cove_agent_scripted_grammar(be, 1);
     CHECK(g1 && strstr(g1, "read_file") && strstr(g1, "device_control") &&
           strstr(g1, "final_answer"));
+    /* every plan starts with its action; the thought follows it */
+    CHECK(strstr(g1, "\"{\" \"\\\"action\\\"\"") && !strstr(g1, "\"{\" \"\\\"thought\\\"\""));
     CHECK(g2 && strstr(g2, "file:docs/a.txt"));
     cove_agent_response_release(&res);
     cove_agent_free(a);
@@ -290,6 +298,35 @@ TEST(loop_tool_first_and_ask_user)
     CHECK(!strstr(cove_agent_scripted_grammar(be, 0), "final_answer"));
     CHECK_EQ_INT(res.stop, COVE_AGENT_STOP_ASK_USER);
     CHECK_STR_EQ(res.answer, "Which contract do you mean?");
+    cove_agent_response_release(&res);
+    cove_agent_free(a);
+    cove_agent_config_release(&cfg);
+}
+
+/* A device named loosely by the model ("the lamps") is found when exactly one fits. */
+TEST(loop_device_loose_name)
+{
+    struct cove_agent_config cfg;
+    base_config(&cfg, "l7d");
+    char dev[4096];
+    snprintf(dev, sizeof dev, "%s/devices.db", at_dir("l7d-dev"));
+    CHECK(at_devices(dev) == 0);
+    cove_agent_config_set(&cfg.devices, dev, NULL);
+    const char *on = "{\"action\":\"device_control\",\"thought\":\"x\",\"arguments\":"
+                     "{\"action\":\"on\",\"device\":\"the lamps\"}}";
+    const char *bad = "{\"action\":\"device_control\",\"thought\":\"x\",\"arguments\":"
+                      "{\"action\":\"on\",\"device\":\"oven\"}}";
+    const char *done = "{\"action\":\"final_answer\",\"thought\":\"x\",\"answer\":\"The lamp "
+                       "is on.\",\"citations\":[]}";
+    const char *outs[] = {on, bad, done};
+    cove_agent *a = NULL;
+    cove_agent_backend *be = NULL;
+    struct seen v = {0};
+    struct cove_agent_response res;
+    CHECK_OK(make_agent(&cfg, outs, 3, &a, &be));
+    CHECK_OK(cove_agent_run(a, "Turn on the lamp.", NULL, on_step, &v, &res, NULL));
+    CHECK(!v.is_error[0] && strstr(v.obs[0], "lamp (light): on"));
+    CHECK(v.is_error[1] && strstr(v.obs[1], "no device named 'oven'"));
     cove_agent_response_release(&res);
     cove_agent_free(a);
     cove_agent_config_release(&cfg);

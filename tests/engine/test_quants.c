@@ -522,11 +522,12 @@ TEST(quants_gemm_small_batch)
     for (int l = 0; l < COVE_KLEVEL_COUNT; l++)
         for (int i = 0; i < N_WEIGHT_TYPES && !test_failed_now(); i++) {
             const cove_quant_ops *ops = cove_quant_ops_for_level(weight_types[i], (enum cove_klevel)l);
-            if (!ops || ops->block_size != 32)
+            if (!ops || (ops->block_size != 32 && ops->block_size != 256))
                 continue;
-            const int ks[] = {32, 3 * 32, 11 * 32, 36 * 32, 75 * 32};
+            const int bs = ops->block_size, nk = bs == 32 ? 5 : 3;
+            const int ks[] = {bs, 3 * bs, bs == 32 ? 11 * 32 : 5 * 256, 36 * 32, 75 * 32};
             for (int nx = 2; nx <= QUANT_SMALL_MAX + 1; nx++)
-                for (int ki = 0; ki < 5; ki++)
+                for (int ki = 0; ki < nk; ki++)
                     for (int ni = 0; ni < 5; ni++) {
                         if (ki >= 3 && ni != 2 && ni != 4)
                             continue; /* long rows: fewer shapes, to keep the test quick */
@@ -543,7 +544,7 @@ TEST(quants_gemm_small_batch)
         }
 }
 
-/* The levels with small-batch kernels have them for the types the default models use. */
+/* The x86 levels have small-batch kernels for the 32-element types and the k-quants. */
 TEST(quants_small_kernels_present)
 {
     static const enum cove_ggml_type types[] = {COVE_TYPE_Q4_0, COVE_TYPE_Q4_1, COVE_TYPE_Q5_0,
@@ -557,6 +558,10 @@ TEST(quants_small_kernels_present)
             CHECK_MSG(simd_x86 ? f != NULL : f == NULL, "%s %s", cove_type_info_get(types[i])->name,
                       cove_klevel_name((enum cove_klevel)l));
         }
+    for (int l = COVE_KLEVEL_AVX2; l <= COVE_KLEVEL_AVX512; l++)
+        for (int t = COVE_TYPE_Q2_K; t <= COVE_TYPE_Q6_K && cove_quant_ops_for_level(COVE_TYPE_Q4_K, l); t++)
+            CHECK_MSG(cove_quant_small_for_level((enum cove_ggml_type)t, (enum cove_klevel)l) != NULL, "%s %s",
+                      cove_type_info_get((enum cove_ggml_type)t)->name, cove_klevel_name((enum cove_klevel)l));
     CHECK(cove_quant_small_for_level(COVE_TYPE_Q4_0, (enum cove_klevel)99) == NULL);
     CHECK(cove_quant_small_for_level(COVE_TYPE_COUNT, COVE_KLEVEL_SCALAR) == NULL);
 }

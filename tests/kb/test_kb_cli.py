@@ -109,6 +109,9 @@ def test_newer_schema(tmp):
 def count_docs(db):
     con = sqlite3.connect(db)
     ok = con.execute("PRAGMA integrity_check").fetchone()[0]
+    if not con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'documents'").fetchone()[0]:
+        con.close()  # killed before the schema was committed: an empty store
+        return ok, 0, 0, 0, 0
     n = con.execute("SELECT count(*) FROM documents").fetchone()[0]
     c = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
     f = con.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """tests/server/test_serve.py - `cove serve` driven by the official openai package and by a
-llama.cpp-style client speaking plain HTTP.
+llama.cpp-style client speaking plain HTTP; POST /agent with and without its SSE stream.
 
 usage: test_serve.py PATH-TO-COVE FIXTURE-MODELS-DIR BUILD-DIR
 

@@ -8,9 +8,13 @@
  *
  * Actions: "list" (every device), "status", "on", "off", "set" (value, which must lie in
  * [min, max] of the device; a device with no range takes no value). A change is one
- * UPDATE; the observation reports the new state.
+ * UPDATE; the observation reports the new state. A device is named as in the table, in
+ * any case; a name that matches none is also tried loosely ("the lamp", "lamps",
+ * "porch_light" for "porch light") and taken when exactly one device fits.
  */
+#include <ctype.h>
 #include <math.h>
+#include <strings.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -114,6 +118,59 @@ static cove_status change(sqlite3 *db, const char *name, const char *action, con
     return COVE_OK;
 }
 
+#define DEVICE_NAME_MAX 64
+
+/* in lower case, '_' as ' ', without a leading "the " or a trailing 's' (into out). */
+static void loosen(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (strncasecmp(in, "the ", 4) == 0)
+        in += 4;
+    for (; *in && n + 1 < cap; in++)
+        out[n++] = *in == '_' ? ' ' : (char)tolower((unsigned char)*in);
+    if (n > 1 && out[n - 1] == 's')
+        n--;
+    out[n] = '\0';
+}
+
+/* The stored name of the device called `name` into out (see the top of the file). */
+static cove_status resolve(sqlite3 *db, const char *name, char *out, size_t cap,
+                           cove_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM devices ORDER BY name LIMIT 1024", -1, &s,
+                           NULL) != SQLITE_OK)
+        return cove_error_set(err, COVE_ERR_IO, "devices: %s", sqlite3_errmsg(db));
+    char want[DEVICE_NAME_MAX + 1], have[DEVICE_NAME_MAX + 1];
+    loosen(name, want, sizeof want);
+    int exact = 0, loose = 0;
+    while (!exact && sqlite3_step(s) == SQLITE_ROW) {
+        const char *row = (const char *)sqlite3_column_text(s, 0);
+        if (!row)
+            continue;
+        loosen(row, have, sizeof have);
+        exact = strcasecmp(row, name) == 0;
+        if (exact || (strcmp(have, want) == 0 && loose++ == 0))
+            snprintf(out, cap, "%s", row);
+    }
+    sqlite3_finalize(s);
+    if (exact || loose == 1)
+        return COVE_OK;
+    return cove_error_set(err, COVE_ERR_NOT_FOUND, "no device named '%s'; use the action "
+                          "\"list\" to see the devices", name);
+}
+
+/* "status", "on", "off" or "set" on the device called name; its state into out. */
+static cove_status act_on(sqlite3 *db, const char *name, const char *action,
+                          const json_t *args, struct cove_buf *out, cove_error *err)
+{
+    char stored[DEVICE_NAME_MAX + 1];
+    cove_status st = resolve(db, name, stored, sizeof stored, err);
+    if (st == COVE_OK && strcmp(action, "status") != 0)
+        st = change(db, stored, action, json_object_get(args, "value"), err);
+    return st == COVE_OK ? show(db, stored, out, err) : st;
+}
+
 static cove_status device_run(struct cove_agent_env *env, const json_t *args,
                               struct cove_agent_obs *obs, cove_error *err)
 {
@@ -130,10 +187,8 @@ static cove_status device_run(struct cove_agent_env *env, const json_t *args,
         st = show(db, NULL, &obs->text, err);
     else if (!name || !*name)
         st = cove_error_set(err, COVE_ERR_INVALID_ARG, "\"%s\" needs a \"device\"", action);
-    else if (strcmp(action, "status") == 0)
-        st = show(db, name, &obs->text, err);
-    else if ((st = change(db, name, action, json_object_get(args, "value"), err)) == COVE_OK)
-        st = show(db, name, &obs->text, err);
+    else
+        st = act_on(db, name, action, args, &obs->text, err);
     sqlite3_close(db);
     return st;
 }
@@ -145,9 +200,17 @@ const struct cove_agent_tool_def cove_agent_tool_device_control = {
                    "get its status, or list the devices.",
     .example = "Switch the porch light on -> {\"action\": \"on\", \"device\": \"porch "
                "light\"}",
-    .schema = "{\"type\":\"object\",\"properties\":{\"action\":{\"enum\":[\"list\",\"status\","
-              "\"on\",\"off\",\"set\"]},\"device\":{\"type\":\"string\",\"maxLength\":64},"
-              "\"value\":{\"type\":\"number\"}},\"required\":[\"action\"]}",
+    /* one alternative per kind of action, so that a call that names a device always has
+     * one and "set" always has a value (the plan grammar follows the schema) */
+    .schema = "{\"anyOf\":["
+              "{\"type\":\"object\",\"properties\":{\"action\":{\"enum\":[\"list\"]}},"
+              "\"required\":[\"action\"]},"
+              "{\"type\":\"object\",\"properties\":{\"action\":{\"enum\":[\"on\",\"off\","
+              "\"status\"]},\"device\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64}},"
+              "\"required\":[\"action\",\"device\"]},"
+              "{\"type\":\"object\",\"properties\":{\"action\":{\"enum\":[\"set\"]},"
+              "\"device\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},"
+              "\"value\":{\"type\":\"number\"}},\"required\":[\"action\",\"device\",\"value\"]}]}",
     .handler = device_run,
     .limits = {.timeout_ms = 3000, .max_output = 8192, .max_calls = 10},
     .effect = COVE_AGENT_DEVICE,

@@ -9,7 +9,8 @@
  * same instruction. Q8_0 weights are signed and use the abs/sign trick.
  * K-quants go through the canonical form of quants_int.h: q[256] < 64 and
  * int16 scales and mins per 16, so one dot and one tile serve all five.
- * Decode (one activation row) uses the gemv kernels of quants_x86.h.
+ * Decode (one activation row) uses the gemv kernels of quants_x86.h, small
+ * batches (2 .. QUANT_SMALL_MAX rows) its small-batch kernels.
  *
  * The type-generic kernels are `static inline` with always_inline and are
  * called with a constant type, so the compiler emits one specialised copy
@@ -511,9 +512,19 @@ SMALL32(q4_1, COVE_TYPE_Q4_1)
 SMALL32(q5_0, COVE_TYPE_Q5_0)
 SMALL32(q5_1, COVE_TYPE_Q5_1)
 SMALL32(q8_0, COVE_TYPE_Q8_0)
+SMALLK(q2_K, COVE_TYPE_Q2_K)
+SMALLK(q3_K, COVE_TYPE_Q3_K)
+SMALLK(q4_K, COVE_TYPE_Q4_K)
+SMALLK(q5_K, COVE_TYPE_Q5_K)
+SMALLK(q6_K, COVE_TYPE_Q6_K)
 
 void cove_quants_avx2_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT])
 {
+    fns[COVE_TYPE_Q2_K] = q2_K_small;
+    fns[COVE_TYPE_Q3_K] = q3_K_small;
+    fns[COVE_TYPE_Q4_K] = q4_K_small;
+    fns[COVE_TYPE_Q5_K] = q5_K_small;
+    fns[COVE_TYPE_Q6_K] = q6_K_small;
     fns[COVE_TYPE_Q4_0] = q4_0_small;
     fns[COVE_TYPE_Q4_1] = q4_1_small;
     fns[COVE_TYPE_Q5_0] = q5_0_small;

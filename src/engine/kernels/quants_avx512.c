@@ -9,9 +9,10 @@
  * with vpdpbusd; the format's offset is removed by starting the accumulator
  * at -off * sum(y) (Q8_0 weights are made unsigned by adding 128, so its
  * offset is 128). The prefill tile takes two blocks per step in 256-bit
- * registers (32 of them with AVX-512); decode and dot use the one-block
- * kernels of quants_x86.h. The f16 scales of 8 blocks are converted at once
- * and spread to the blocks with vpermps.
+ * registers (32 of them with AVX-512); decode, small batches (2 ..
+ * QUANT_SMALL_MAX rows) and dot use the kernels of quants_x86.h. The f16
+ * scales of 8 blocks are converted at once and spread to the blocks with
+ * vpermps.
  * K-quants: the prefill tile works on the canonical q[256] in four 512-bit
  * chunks with vpmaddubsw and applies the per-16 scales with vpdpwssd.
  * Floats: 512-bit FMAs, the tail of a row with masked loads.
@@ -385,9 +386,19 @@ SMALL32(q4_1, COVE_TYPE_Q4_1)
 SMALL32(q5_0, COVE_TYPE_Q5_0)
 SMALL32(q5_1, COVE_TYPE_Q5_1)
 SMALL32(q8_0, COVE_TYPE_Q8_0)
+SMALLK(q2_K, COVE_TYPE_Q2_K)
+SMALLK(q3_K, COVE_TYPE_Q3_K)
+SMALLK(q4_K, COVE_TYPE_Q4_K)
+SMALLK(q5_K, COVE_TYPE_Q5_K)
+SMALLK(q6_K, COVE_TYPE_Q6_K)
 
 void cove_quants_avx512_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT])
 {
+    fns[COVE_TYPE_Q2_K] = q2_K_small;
+    fns[COVE_TYPE_Q3_K] = q3_K_small;
+    fns[COVE_TYPE_Q4_K] = q4_K_small;
+    fns[COVE_TYPE_Q5_K] = q5_K_small;
+    fns[COVE_TYPE_Q6_K] = q6_K_small;
     fns[COVE_TYPE_Q4_0] = q4_0_small;
     fns[COVE_TYPE_Q4_1] = q4_1_small;
     fns[COVE_TYPE_Q5_0] = q5_0_small;

@@ -5,6 +5,9 @@
  * The tables are built once (pthread_once) on first use: each level starts
  * from a copy of the reference table and its file overrides what it speeds
  * up. They are read-only afterwards, so any thread may use them.
+ * The driver picks the kernel by the number of activation rows: the decode
+ * gemv for one, a level's small-batch kernel for 2 .. QUANT_SMALL_MAX where
+ * the type has one, register tiles otherwise.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -182,9 +185,9 @@ static void gemm_tiled(const cove_quant_ops *ops, const uint8_t *W, size_t wrb, 
     }
 }
 
-cove_status cove_quant_gemm_run(const cove_quant_ops *ops, const void *W, size_t w_row_bytes,
-                                int n_rows_w, const void *Xq, int n_x, int k, float *Y, size_t ldy,
-                                int row_begin, int row_end)
+static cove_status gemm_run(const cove_quant_ops *ops, const void *W, size_t w_row_bytes, int n_rows_w,
+                            const void *Xq, int n_x, int k, float *Y, size_t ldy, int row_begin, int row_end,
+                            bool use_small)
 {
     if (!ops || !W || !Xq || !Y || n_x < 1 || k < 1 || k % ops->block_size)
         return COVE_ERR_INVALID_ARG;
@@ -195,7 +198,8 @@ cove_status cove_quant_gemm_run(const cove_quant_ops *ops, const void *W, size_t
     if (w_row_bytes < cove_quant_row_bytes(ops->type, k) || (n_x > 1 && ldy < (size_t)row_end))
         return COVE_ERR_INVALID_ARG;
     size_t xrb = cove_quant_row_bytes(ops->vec_dot_type, k);
-    cove_quant_small_fn small = n_x >= 2 && n_x <= QUANT_SMALL_MAX && (unsigned)ops->level < COVE_KLEVEL_COUNT
+    cove_quant_small_fn small = use_small && n_x >= 2 && n_x <= QUANT_SMALL_MAX &&
+                                        (unsigned)ops->level < COVE_KLEVEL_COUNT
                                     ? small_tables[ops->level][ops->type]
                                     : NULL;
     if (small)
@@ -207,6 +211,20 @@ cove_status cove_quant_gemm_run(const cove_quant_ops *ops, const void *W, size_t
     else
         gemm_tiled(ops, W, w_row_bytes, Xq, xrb, n_x, k, Y, ldy, row_begin, row_end);
     return COVE_OK;
+}
+
+cove_status cove_quant_gemm_run(const cove_quant_ops *ops, const void *W, size_t w_row_bytes,
+                                int n_rows_w, const void *Xq, int n_x, int k, float *Y, size_t ldy,
+                                int row_begin, int row_end)
+{
+    return gemm_run(ops, W, w_row_bytes, n_rows_w, Xq, n_x, k, Y, ldy, row_begin, row_end, true);
+}
+
+cove_status cove_quant_gemm_run_tiles(const cove_quant_ops *ops, const void *W, size_t w_row_bytes,
+                                      int n_rows_w, const void *Xq, int n_x, int k, float *Y, size_t ldy,
+                                      int row_begin, int row_end)
+{
+    return gemm_run(ops, W, w_row_bytes, n_rows_w, Xq, n_x, k, Y, ldy, row_begin, row_end, false);
 }
 
 cove_status cove_quant_gemm(enum cove_ggml_type type, const void *W, size_t w_row_bytes,

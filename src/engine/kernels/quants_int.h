@@ -349,6 +349,11 @@ void cove_quants_avx512_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
 /* The small kernel of type t at `level`, or NULL (tests and benches compare it with the tiles). */
 cove_quant_small_fn cove_quant_small_for_level(enum cove_ggml_type t, enum cove_klevel level);
 
+/* cove_quant_gemm_run without the small kernels (register tiles for any n_x > 1), to compare. */
+cove_status cove_quant_gemm_run_tiles(const cove_quant_ops *ops, const void *W, size_t w_row_bytes,
+                                      int n_rows_w, const void *Xq, int n_x, int k, float *Y, size_t ldy,
+                                      int row_begin, int row_end);
+
 /* Reference kernels the SIMD files fall back to for their tails (quants_ref.c). */
 void cove_quant_unpack_k_ref(enum cove_ggml_type t, const void *blk, uint8_t q[QK_K]);
 

@@ -1,7 +1,7 @@
 /*
  * engine/kernels/quants_x86.h - kernels in 256-bit registers shared by the
  * x86 files (quants_avx2.c, quants_avx512.c): block decoders, the decode
- * (gemv) kernels, the k-quant dot. Include it only from files built with at
+ * (gemv) kernels, the small-batch kernels, the k-quant dot. Include it only from files built with at
  * least -mavx2 -mfma -mf16c, and call into them only when the CPU has those.
  * Where the including file is built with AVX-512 VNNI/BW/VL, a few helpers
  * (dot_u8s8, madd_acc, bit4_fast; HAVE_VNNI) use those instructions, so the
@@ -192,10 +192,16 @@ INLINE __m256 scales8(const uint8_t *p, size_t bs, int n)
             (short)quant_load_u16(p + 3 * bs), (short)quant_load_u16(p + 4 * bs),
             (short)quant_load_u16(p + 5 * bs), (short)quant_load_u16(p + 6 * bs),
             (short)quant_load_u16(p + 7 * bs)));
-    uint16_t h[8] = {0};
-    for (int j = 0; j < n; j++)
-        h[j] = quant_load_u16(p + (size_t)j * bs);
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+    /* the missing blocks read the last one and are masked off (a vector load of an array
+       written just before would stall on store forwarding, in every row's tail group) */
+    const size_t last = (size_t)(n - 1) * bs;
+    __m128i h = _mm_setr_epi16(
+        (short)quant_load_u16(p), (short)quant_load_u16(p + (n > 1 ? bs : last)),
+        (short)quant_load_u16(p + (n > 2 ? 2 * bs : last)), (short)quant_load_u16(p + (n > 3 ? 3 * bs : last)),
+        (short)quant_load_u16(p + (n > 4 ? 4 * bs : last)), (short)quant_load_u16(p + (n > 5 ? 5 * bs : last)),
+        (short)quant_load_u16(p + (n > 6 ? 6 * bs : last)), (short)quant_load_u16(p + last));
+    h = _mm_and_si128(h, _mm_cmpgt_epi16(_mm_set1_epi16((short)n), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7)));
+    return _mm256_cvtph_ps(h);
 }
 
 /* The offset removed as off * sum(y): Q8_0 weights are made unsigned by adding 128 (VNNI only). */
@@ -494,6 +500,34 @@ INLINE __m256i sn_dot(enum cove_ggml_type t, __m256i wlo, __m256i whi, const sn_
 #endif
 }
 
+/*
+ * Prefetch `bytes` of weight row r (when r < re): the rows of a small batch
+ * are each computed for long enough that the hardware prefetcher alone
+ * leaves DRAM idle part of the time on matrices larger than the caches.
+ */
+#define SN_PF_ROWS 2
+INLINE void sn_prefetch(const uint8_t *W, size_t wrb, int r, int re, size_t bytes)
+{
+    if (r >= re)
+        return;
+    const char *p = (const char *)(W + (size_t)r * wrb);
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
+/* Lane c = the sum of the lanes of v[c] for c < n (a constant <= 8), 0 for c >= n. */
+INLINE __m256 hsum8_ps(const __m256 *v, int n)
+{
+    const __m256 z = _mm256_setzero_ps();
+    __m256 h01 = _mm256_hadd_ps(v[0], n > 1 ? v[1] : z), h23 = _mm256_hadd_ps(n > 2 ? v[2] : z, n > 3 ? v[3] : z);
+    __m256 q0 = _mm256_hadd_ps(h01, h23), q1 = z;
+    if (n > 4) {
+        __m256 h45 = _mm256_hadd_ps(v[4], n > 5 ? v[5] : z), h67 = _mm256_hadd_ps(n > 6 ? v[6] : z, n > 7 ? v[7] : z);
+        q1 = _mm256_hadd_ps(h45, h67);
+    }
+    return _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
+}
+
 /* One weight pair (pair index pi, lanes `lane`, lane + 1 of dw8) against nc activation rows. */
 INLINE void sn_pair(enum cove_ggml_type t, int nc, const uint8_t *wb, size_t wbs, bool two, const sn_act *a,
                     int pi, __m256 dw8, int lane, __m256 *acc)
@@ -526,16 +560,17 @@ INLINE void sn_rows(enum cove_ggml_type t, int nc, const uint8_t *W, size_t wrb,
         UNROLL
         for (int c = 0; c < nc; c++)
             acc[c] = _mm256_setzero_ps();
+        sn_prefetch(W, wrb, r + SN_PF_ROWS, re, (size_t)nb * wbs);
         for (int g = 0; g < nb; g += 8) {
             const int n8 = nb - g < 8 ? nb - g : 8;
             const uint8_t *wg = wr + (size_t)g * wbs;
-            const __m256 dw8 = scales8(wg, wbs, n8);
             if (q81) { /* the min term: m of each block times s of the activation block */
                 const __m256 mw8 = scales8(wg + m_off, wbs, n8);
                 UNROLL
                 for (int c = 0; c < nc; c++)
                     acc[c] = _mm256_fmadd_ps(mw8, _mm256_load_ps(a[c].sy + g), acc[c]);
             }
+            const __m256 dw8 = scales8(wg, wbs, n8);
             if (n8 == 8) {
                 UNROLL
                 for (int p = 0; p < 4; p++)
@@ -546,11 +581,12 @@ INLINE void sn_rows(enum cove_ggml_type t, int nc, const uint8_t *W, size_t wrb,
                             acc);
             }
         }
+        alignas(32) float sum[8];
+        _mm256_store_ps(sum, hsum8_ps(acc, nc));
         UNROLL
         for (int c = 0; c < nc; c++) {
             float *o = Y + (size_t)c * ldy + (size_t)r;
-            float v = hsum_ps(acc[c]);
-            *o = add ? *o + v : v;
+            *o = add ? *o + sum[c] : sum[c];
         }
     }
 }
@@ -876,5 +912,83 @@ INLINE float kdot(enum cove_ggml_type t, int n, const void *x, const void *y)
     }
     return hsum_ps(acc);
 }
+
+
+/*
+ * Small batches of k-quants (cove_quant_small_fn): each super-block of a
+ * weight row is decoded once into registers (its 8 chunks of 32 and its
+ * scales, as kdot does) and meets up to SN_MAX activation rows, read in
+ * place (Q8_K needs no preparing). Each (chunk, activation row) costs a
+ * vpmaddubsw and a scale multiply-add; each (block, row) a kfinish.
+ */
+INLINE void ksmall_rows(enum cove_ggml_type t, int nc, const uint8_t *W, size_t wrb, int rb, int re, int nb,
+                        const block_q8_K *const *y, float *Y, size_t ldy)
+{
+    for (int r = rb; r < re; r++) {
+        const uint8_t *wr = W + (size_t)r * wrb;
+        __m256 acc[SN_MAX];
+        UNROLL
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm256_setzero_ps();
+        sn_prefetch(W, wrb, r + SN_PF_ROWS, re, (size_t)nb * kbytes(t));
+        for (int i = 0; i < nb; i++) {
+            const uint8_t *blk = wr + (size_t)i * kbytes(t);
+            kscr k = kscales(t, blk);
+            __m256i slo = _mm256_permute4x64_epi64(k.sc, 0x44), shi = _mm256_permute4x64_epi64(k.sc, 0xee);
+            __m256i is[SN_MAX];
+            UNROLL
+            for (int c = 0; c < nc; c++)
+                is[c] = _mm256_setzero_si256();
+            UNROLL
+            for (int ch = 0; ch < 8; ch++) {
+                __m256i wv = kchunk(t, blk, ch), sv = kscale2r(slo, shi, ch);
+                UNROLL
+                for (int c = 0; c < nc; c++) {
+                    __m256i p = _mm256_maddubs_epi16(wv, _mm256_loadu_si256((const __m256i *)(y[c][i].qs + 32 * ch)));
+                    is[c] = madd_acc(is[c], p, sv);
+                }
+            }
+            UNROLL
+            for (int c = 0; c < nc; c++)
+                acc[c] = kfinish(t, is[c], k.mn, k.d, k.dmin, &y[c][i], acc[c]);
+        }
+        alignas(32) float sum[8];
+        _mm256_store_ps(sum, hsum8_ps(acc, nc));
+        UNROLL
+        for (int c = 0; c < nc; c++)
+            Y[(size_t)c * ldy + (size_t)r] = sum[c];
+    }
+}
+
+INLINE void ksmall(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, int rb, int re,
+                   const uint8_t *Xq, size_t xrb, int n_x, float *Y, size_t ldy)
+{
+    const int nb = k / QK_K;
+    for (int j0 = 0; j0 < n_x;) {
+        const int left = n_x - j0, passes = (left + SN_MAX - 1) / SN_MAX, nc = (left + passes - 1) / passes;
+        const block_q8_K *y[SN_MAX];
+        for (int c = 0; c < nc; c++)
+            y[c] = (const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb);
+        float *Yp = Y + (size_t)j0 * ldy;
+        switch (nc) {
+        case 1: ksmall_rows(t, 1, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 2: ksmall_rows(t, 2, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 3: ksmall_rows(t, 3, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 4: ksmall_rows(t, 4, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 5: ksmall_rows(t, 5, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 6: ksmall_rows(t, 6, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 7: ksmall_rows(t, 7, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        default: ksmall_rows(t, 8, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        }
+        j0 += nc;
+    }
+}
+
+#define SMALLK(name, T)                                                                             \
+    static void name##_small(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, \
+                             size_t xrb, int n_x, float *Y, size_t ldy)                             \
+    {                                                                                               \
+        ksmall(T, k, W, wrb, rb, re, Xq, xrb, n_x, Y, ldy);                                         \
+    }
 
 #endif
