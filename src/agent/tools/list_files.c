@@ -93,7 +93,8 @@ static cove_status list_run(struct cove_agent_env *env, const json_t *args,
 
 const struct cove_agent_tool_def cove_agent_tool_list_files = {
     .name = "list_files",
-    .description = "List the files in a folder; no path lists the folders you may read.",
+    .description = "Lists the files in a folder; with no path, the folders you may read. Use it "
+                   "when asked which files or folders there are.",
     .example = "What folders can you see? -> {}",
     .schema = "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\","
               "\"maxLength\":200}}}",

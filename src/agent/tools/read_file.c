@@ -60,7 +60,9 @@ static cove_status read_run(struct cove_agent_env *env, const json_t *args,
 
 const struct cove_agent_tool_def cove_agent_tool_read_file = {
     .name = "read_file",
-    .description = "Read one text file, given its path, from the folders you may read.",
+    .description = "Reads one text file from the folders you may read, given its path (e.g. "
+                   "notes/todo.txt). Use it when asked to read, open or show a file or what a "
+                   "file says.",
     .example = "Print notes/todo.txt -> {\"path\": \"notes/todo.txt\"}",
     .schema = "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\","
               "\"minLength\":1,\"maxLength\":200}},\"required\":[\"path\"]}",
