@@ -50,6 +50,8 @@ static cove_status agent_add(cove_server *s, const char *name, const char *confi
         return cove_error_set(err, COVE_ERR_NOMEM, "out of memory");
     if (config && cove_agent_config_load(&a->cfg, config, err) != COVE_OK)
         return err ? err->status : COVE_ERR_FORMAT;
+    if (s->p.agent_accept_weak_sandbox)
+        a->cfg.accept_weak_sandbox = 1;
     if (!a->cfg.model && !a->cfg.remote_url &&
         cove_agent_config_set(&a->cfg.model, s->model_path, err) != COVE_OK)
         return err->status;

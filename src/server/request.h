@@ -117,7 +117,7 @@ struct cove_server_agent_req {
     const char *request;    /* required */
     const char *session_id; /* NULL: a new session */
     const char *agent;      /* NULL: the server's default agent */
-    int stream;             /* "stream": true (refused by the handler for now) */
+    int stream;             /* "stream": true: steps as server-sent events */
 };
 
 /*
