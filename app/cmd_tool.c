@@ -65,8 +65,12 @@ static int parse_args(tool_opts *o, int argc, char **argv)
             usage();
             return COVE_EXIT_OK;
         }
-        if (strcmp(a, "--list") == 0 || strcmp(a, "--accept-weak-sandbox") == 0) {
-            *(a[2] == 'l' ? &o->list : &o->accept_weak) = 1;
+        if (strcmp(a, "--list") == 0) {
+            o->list = 1;
+            continue;
+        }
+        if (strcmp(a, "--accept-weak-sandbox") == 0) {
+            o->accept_weak = 1;
             continue;
         }
         if (a[0] != '-' || a[1] == '\0') {

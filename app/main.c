@@ -16,7 +16,7 @@ static int cmd_version(int argc, char **argv);
 
 static const cove_cmd commands[] = {
     {"help", "list the commands, or explain one: cove help CMD", cmd_help},
-    {"version", "print the version", cmd_version},
+    {"version", "print the version and what the kernel offers the sandbox", cmd_version},
     {"models", "list the catalogue of default models and what is in the cache", cove_cmd_models},
     {"pull", "download a model into the cache and verify it", cove_cmd_pull},
     {"inspect", "print a GGUF file's metadata and tensor table", cove_cmd_inspect},
@@ -97,7 +97,8 @@ static int cmd_help(int argc, char **argv)
 static int cmd_version(int argc, char **argv)
 {
     if (argc > 1 && cli_is_help(argv[1])) {
-        printf("usage: cove version\n\nPrints the version of cove.\n");
+        printf("usage: cove version\n\nPrints the version of cove and what the kernel offers its "
+               "sandbox (Landlock ABI, seccomp, openat2).\n");
         return COVE_EXIT_OK;
     }
     if (argc > 1)

@@ -368,23 +368,6 @@ static cove_status on_ask(struct run *r, struct agent_plan *p, struct cove_agent
 #define PLAN_START "{\"action\":\""
 #define COVE_AGENT_CAL_LEN 240 /* bytes of one calibration request */
 
-/* Score opts after the conversation and prefix of g. The conversation is decoded first
- * (a generation of no tokens), so the scores see it whatever the backend's cache held. */
-static cove_status score_after(cove_agent_backend *b, const struct cove_agent_gen *g,
-                               const char *const *opts, size_t n, double *scores,
-                               cove_error *err)
-{
-    struct cove_agent_gen feed = *g;
-    feed.grammar = NULL;
-    feed.json_schema = NULL;
-    feed.max_tokens = 0;
-    struct cove_buf scratch;
-    cove_buf_init(&scratch, COVE_AGENT_MAX_PLAN);
-    cove_status st = cove_agent_backend_generate(b, &feed, &scratch, err);
-    cove_buf_release(&scratch);
-    return st == COVE_OK ? cove_agent_backend_score(b, g, opts, n, scores, err) : st;
-}
-
 /*
  * The requests an action's calibration score is averaged over: one that asks nothing and
  * the example request of every tool (from the tool list). Against the empty request
@@ -429,7 +412,7 @@ static cove_status baselines(struct run *r, const char *const *opts, size_t n, d
     struct cove_agent_gen g = {.msgs = msgs, .n_msgs = 2, .prefix = PLAN_START, .max_tokens = 16};
     for (size_t j = 0; j < n_req; j++) {
         msgs[1].content = req[j];
-        cove_status st = score_after(a->backend, &g, todo, m, one, err);
+        cove_status st = cove_agent_backend_score(a->backend, &g, todo, m, one, err);
         if (st != COVE_OK)
             return st;
         for (size_t i = 0; i < m; i++)
@@ -467,7 +450,7 @@ static cove_status choose_action(struct run *r, const struct agent_plan_spec *sp
                                .max_tokens = r->a->cfg.max_tokens};
     cove_status st = cove_buf_append_str(prefix, PLAN_START);
     if (st == COVE_OK && n > 0)
-        st = score_after(r->a->backend, &g, opts, n, score, err);
+        st = cove_agent_backend_score(r->a->backend, &g, opts, n, score, err);
     if (st == COVE_OK && n > 0)
         st = baselines(r, opts, n, base, err);
     for (size_t i = 1; st == COVE_OK && i < n; i++)

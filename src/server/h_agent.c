@@ -349,13 +349,10 @@ static cove_status sse_event(agent_stream *as, const char *type, json_t *v)
 static json_t *error_json(cove_status st, const char *msg)
 {
     int client = client_error(st);
-    json_t *e = json_pack("{s:{s:s, s:s, s:s?, s:s?}}", "error", "message", msg, "type",
-                          client ? "invalid_request_error" : "server_error", "param",
-                          client ? "request" : NULL, "code",
+    return srv_error_json(client ? 400 : 500, client ? "request" : NULL,
                           st == COVE_ERR_LIMIT ? "limit_exceeded"
-                          : client             ? "invalid_value" : NULL);
-    return e ? e : json_pack("{s:{s:s, s:s, s:n, s:n}}", "error", "message", "the run failed",
-                             "type", "server_error", "param", "code");
+                          : client             ? "invalid_value" : NULL,
+                          msg);
 }
 
 /* The step callback of a streamed run (the run's thread). */

@@ -58,6 +58,18 @@ static const char *error_type(unsigned status)
     }
 }
 
+json_t *srv_error_json(unsigned status, const char *param, const char *code, const char *msg)
+{
+    json_t *e = json_pack("{s:{s:s, s:s, s:o, s:o}}", "error", "message", msg, "type",
+                          error_type(status), "param",
+                          param && param[0] ? json_string(param) : json_null(), "code",
+                          code ? json_string(code) : json_null());
+    if (!e) /* a message that is not UTF-8 */
+        e = json_pack("{s:{s:s, s:s, s:n, s:n}}", "error", "message", "invalid request",
+                      "type", error_type(status), "param", "code");
+    return e;
+}
+
 struct MHD_Response *srv_reply_error(srv_conn *c, unsigned status, const char *param,
                                      const char *code, const char *fmt, ...)
 {
@@ -66,14 +78,7 @@ struct MHD_Response *srv_reply_error(srv_conn *c, unsigned status, const char *p
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *e = json_pack("{s:{s:s, s:s, s:o, s:o}}", "error", "message", msg, "type",
-                          error_type(status), "param",
-                          param && param[0] ? json_string(param) : json_null(), "code",
-                          code ? json_string(code) : json_null());
-    if (!e) /* a message that is not UTF-8 */
-        e = json_pack("{s:{s:s, s:s, s:n, s:n}}", "error", "message", "invalid request",
-                      "type", error_type(status), "param", "code");
-    struct MHD_Response *r = srv_reply_json(c, status, e);
+    struct MHD_Response *r = srv_reply_json(c, status, srv_error_json(status, param, code, msg));
     if (r && status == 401)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
     return r;

@@ -192,6 +192,9 @@ struct MHD_Response *srv_reply_error(srv_conn *c, unsigned status, const char *p
 #endif
     ;
 
+/* The JSON of such an error (for an SSE error event); NULL only when out of memory. */
+json_t *srv_error_json(unsigned status, const char *param, const char *code, const char *msg);
+
 /* The error reply for a failed parse or check: the HTTP status of `err->status`. */
 struct MHD_Response *srv_reply_status(srv_conn *c, const cove_error *err, const char *param);
 

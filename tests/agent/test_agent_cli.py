@@ -8,14 +8,14 @@ file access beneath --root only, device bounds, the audit log. `cove ask` is che
 its usage errors here; the model runs are in test_agent (label model).
 Ends with "N passed, N failed".
 """
-import http.server
 import json
 import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
+
+from fake_model import fake_model
 
 COVE = sys.argv[1]
 passed = failed = 0
@@ -36,47 +36,19 @@ def check(name, cond, detail=""):
         print(f"[ FAIL ] {name} {detail}")
 
 
-class FakeModel(http.server.BaseHTTPRequestHandler):
-    """An OpenAI-compatible /v1/chat/completions that replies with scripted plans."""
-    replies = []
-    requests = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeModel.requests.append((self.path, self.headers.get("Authorization"), body))
-        content = FakeModel.replies.pop(0) if FakeModel.replies else "{}"
-        data = json.dumps({"choices": [{"message": {"role": "assistant",
-                                                    "content": content}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 def remote_ask(tmp, docs):
     """cove ask against a local fake server: the remote backend, the loop, --trace."""
-    FakeModel.replies = [
+    replies = [
         json.dumps({"thought": "read it", "action": "read_file",
                     "arguments": {"path": "a.txt"}}),
         json.dumps({"thought": "done", "action": "final_answer",
                     "answer": "The pelican contract runs for 24 months.",
                     "citations": ["file:docs/a.txt"]}),
     ]
-    srv = http.server.HTTPServer(("127.0.0.1", 0), FakeModel)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        url = f"http://127.0.0.1:{srv.server_address[1]}"
+    with fake_model(replies) as (url, requests):
         rc, out, err = run("ask", "--remote", url, "--key", "sekrit", "--root", docs,
                            "--sessions", os.path.join(tmp, "s.db"), "--trace",
                            "How long does the pelican contract run?")
-    finally:
-        srv.shutdown()
-        srv.server_close()
     lines = [json.loads(x) for x in out.splitlines() if x.strip()]
     check("remote ask: trace lines", rc == 0 and len(lines) == 2, out + err)
     if len(lines) == 2:
@@ -85,7 +57,7 @@ def remote_ask(tmp, docs):
         check("remote ask: final", lines[1]["action"] == "final_answer"
               and lines[1]["citations"] == ["file:docs/a.txt"] and lines[1]["grounded"],
               str(lines[1]))
-    path, auth, body = FakeModel.requests[0]
+    path, auth, body = requests[0]
     check("remote ask: request", path == "/v1/chat/completions" and auth == "Bearer sekrit"
           and "grammar" in body and body["response_format"]["type"] == "json_schema"
           and body["messages"][0]["role"] == "system", str(body)[:300])

@@ -9,14 +9,14 @@ its permissions name). A model loads under --require-signed only with a signed m
 Ends with "N passed, N failed".
 """
 import hashlib
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
+
+from fake_model import fake_model
 
 COVE, EXE, LIB, SRC, MODE = sys.argv[1:6]
 MODELS = os.environ.get("COVE_TEST_MODELS", os.path.join(SRC, "..", "shared", "models"))
@@ -59,48 +59,21 @@ def manifest(path, name, file, perms=(), kind="plugin", description=None):
     return path
 
 
-class FakeModel(http.server.BaseHTTPRequestHandler):
-    """An OpenAI-compatible /v1/chat/completions that replies with scripted plans."""
-    replies = []
-    requests = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeModel.requests.append(body)
-        content = FakeModel.replies.pop(0) if FakeModel.replies else "{}"
-        data = json.dumps({"choices": [{"message": {"role": "assistant",
-                                                    "content": content}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 def agent_with_plugin(tmp, m_exe, docs):
     """cove ask: the plugin is one of the agent's tools, in the prompt and the grammar."""
-    FakeModel.replies = [
+    replies = [
         json.dumps({"thought": "use it", "action": "echo_tool", "arguments": {"op": "echo"}}),
         json.dumps({"thought": "done", "action": "final_answer", "answer": "It echoed.",
                     "citations": []}),
     ]
-    srv = http.server.HTTPServer(("127.0.0.1", 0), FakeModel)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{srv.server_address[1]}"
+    with fake_model(replies) as (url, requests):
         rc, out, err = run("ask", "--remote", url, "--plugin", m_exe, "--trust",
                            f"{tmp}/trusted.pub", "--root", docs, "--sessions",
                            f"{tmp}/s.db", "--trace", "Echo something")
-    finally:
-        srv.shutdown()
-        srv.server_close()
     lines = [json.loads(x) for x in out.splitlines() if x.strip().startswith("{")]
     check("ask: plugin step", rc == 0 and len(lines) == 2 and lines[0]["action"] == "echo_tool"
           and 'echo {"op":"echo"}' in lines[0]["observation"], out + err)
-    body = FakeModel.requests[0] if FakeModel.requests else {}
+    body = requests[0][2] if requests else {}
     check("ask: plugin in the prompt and the grammar", "echo_tool" in json.dumps(
         body.get("messages", "")) and "echo_tool" in body.get("grammar", ""), str(body)[:300])
 

@@ -716,15 +716,22 @@ TEST(server_agent_runs_and_refuses_bad_input)
     cove_server_free(s);
 }
 
-TEST(server_audit_log_verifies)
+/* A new audit log at <tmp>/NAME.jsonl (an older one removed); its path into path. */
+static cove_audit_log *fresh_audit(const char *name, char *path, size_t n)
 {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/serve-audit.jsonl", test_tmpdir());
+    snprintf(path, n, "%s/%s.jsonl", test_tmpdir(), name);
     unlink(path);
     struct cove_audit_params ap = cove_audit_default_params();
     ap.path = path;
     cove_audit_log *log = NULL;
-    CHECK_OK(cove_audit_create(&ap, &log, NULL));
+    return cove_audit_create(&ap, &log, NULL) == COVE_OK ? log : NULL;
+}
+
+TEST(server_audit_log_verifies)
+{
+    char path[1200];
+    cove_audit_log *log = fresh_audit("serve-audit", path, sizeof path);
+    CHECK(log != NULL);
     cove_server *s = start_agents(log);
     CHECK(s);
     int port = cove_server_port(s);
@@ -996,12 +1003,8 @@ static void audit_kinds(const char *path, char *out, size_t cap)
 TEST(server_agent_stream_matches_plain_run)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/stream-audit.jsonl", test_tmpdir());
-    unlink(path);
-    struct cove_audit_params ap = cove_audit_default_params();
-    ap.path = path;
-    cove_audit_log *log = NULL;
-    CHECK_OK(cove_audit_create(&ap, &log, NULL));
+    cove_audit_log *log = fresh_audit("stream-audit", path, sizeof path);
+    CHECK(log != NULL);
     struct fake_llm fake;
     CHECK(fake_start(&fake) == 0);
     cove_server *s = start_scripted(fake.port, log);
@@ -1086,12 +1089,8 @@ TEST(server_agent_stream_errors)
 TEST(server_agent_stream_disconnect_cancels)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/cancel-audit.jsonl", test_tmpdir());
-    unlink(path);
-    struct cove_audit_params ap = cove_audit_default_params();
-    ap.path = path;
-    cove_audit_log *log = NULL;
-    CHECK_OK(cove_audit_create(&ap, &log, NULL));
+    cove_audit_log *log = fresh_audit("cancel-audit", path, sizeof path);
+    CHECK(log != NULL);
     struct fake_llm fake;
     CHECK(fake_start(&fake) == 0);
     cove_server *s = start_scripted(fake.port, log);

@@ -253,7 +253,17 @@ static cove_status engine_generate(void *state, const struct cove_agent_gen *g,
     return st;
 }
 
-/* Mean log-probability of toks[c, n1) given toks[0, c), decoding from position c - 1. */
+/* Make the cache hold toks[0, n): decode what it lacks (nothing when it holds them). */
+static cove_status ensure_cached(struct engine *e, int32_t n, cove_error *err)
+{
+    int32_t p = 0;
+    while (p < e->n_cached && p < n && e->cached[p] == e->toks[p])
+        p++;
+    return p >= n ? COVE_OK : feed(e, n, err);
+}
+
+/* Mean log-probability of toks[c, n1) given toks[0, c), decoding from position c - 1
+ * (the cache must hold toks[0, c - 1): see ensure_cached). */
 static cove_status score_tail(struct engine *e, int32_t c, int32_t n1, double *mean,
                               cove_error *err)
 {
@@ -311,6 +321,8 @@ static cove_status engine_score(void *state, const struct cove_agent_gen *g,
         int32_t c = 0;
         while (st == COVE_OK && c < n0 && c < n1 && base[c] == e->toks[c])
             c++;
+        if (st == COVE_OK && c > 1) /* the conversation, whatever the last call left */
+            st = ensure_cached(e, c - 1, err);
         if (st == COVE_OK)
             st = score_tail(e, c, n1, &scores[k], err);
     }

@@ -507,30 +507,7 @@ void cove_quants_avx2_fill(cove_quant_ops ops[COVE_TYPE_COUNT])
 }
 
 /* Small batches (2 .. QUANT_SMALL_MAX activation rows): the kernels of quants_x86.h. */
-SMALL32(q4_0, COVE_TYPE_Q4_0)
-SMALL32(q4_1, COVE_TYPE_Q4_1)
-SMALL32(q5_0, COVE_TYPE_Q5_0)
-SMALL32(q5_1, COVE_TYPE_Q5_1)
-SMALL32(q8_0, COVE_TYPE_Q8_0)
-SMALLK(q2_K, COVE_TYPE_Q2_K)
-SMALLK(q3_K, COVE_TYPE_Q3_K)
-SMALLK(q4_K, COVE_TYPE_Q4_K)
-SMALLK(q5_K, COVE_TYPE_Q5_K)
-SMALLK(q6_K, COVE_TYPE_Q6_K)
-
-void cove_quants_avx2_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT])
-{
-    fns[COVE_TYPE_Q2_K] = q2_K_small;
-    fns[COVE_TYPE_Q3_K] = q3_K_small;
-    fns[COVE_TYPE_Q4_K] = q4_K_small;
-    fns[COVE_TYPE_Q5_K] = q5_K_small;
-    fns[COVE_TYPE_Q6_K] = q6_K_small;
-    fns[COVE_TYPE_Q4_0] = q4_0_small;
-    fns[COVE_TYPE_Q4_1] = q4_1_small;
-    fns[COVE_TYPE_Q5_0] = q5_0_small;
-    fns[COVE_TYPE_Q5_1] = q5_1_small;
-    fns[COVE_TYPE_Q8_0] = q8_0_small;
-}
+SMALL_FILL(cove_quants_avx2_small_fill)
 
 #else
 typedef int cove_quants_avx2_unused; /* ISO C wants a declaration */

@@ -991,4 +991,26 @@ INLINE void ksmall(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, i
         ksmall(T, k, W, wrb, rb, re, Xq, xrb, n_x, Y, ldy);                                         \
     }
 
+/* The small-batch kernels of every type this level compiles, and the function that puts them
+ * into a table indexed by type (one expansion per level file, with that file's flags). */
+#define SMALL_FILL(fill_name)                                                                       \
+    SMALL32(q4_0, COVE_TYPE_Q4_0)                                                                   \
+    SMALL32(q4_1, COVE_TYPE_Q4_1)                                                                   \
+    SMALL32(q5_0, COVE_TYPE_Q5_0)                                                                   \
+    SMALL32(q5_1, COVE_TYPE_Q5_1)                                                                   \
+    SMALL32(q8_0, COVE_TYPE_Q8_0)                                                                   \
+    SMALLK(q2_K, COVE_TYPE_Q2_K)                                                                    \
+    SMALLK(q3_K, COVE_TYPE_Q3_K)                                                                    \
+    SMALLK(q4_K, COVE_TYPE_Q4_K)                                                                    \
+    SMALLK(q5_K, COVE_TYPE_Q5_K)                                                                    \
+    SMALLK(q6_K, COVE_TYPE_Q6_K)                                                                    \
+    void fill_name(cove_quant_small_fn fns[COVE_TYPE_COUNT])                                        \
+    {                                                                                               \
+        fns[COVE_TYPE_Q2_K] = q2_K_small, fns[COVE_TYPE_Q3_K] = q3_K_small;                         \
+        fns[COVE_TYPE_Q4_K] = q4_K_small, fns[COVE_TYPE_Q5_K] = q5_K_small;                         \
+        fns[COVE_TYPE_Q6_K] = q6_K_small, fns[COVE_TYPE_Q4_0] = q4_0_small;                         \
+        fns[COVE_TYPE_Q4_1] = q4_1_small, fns[COVE_TYPE_Q5_0] = q5_0_small;                         \
+        fns[COVE_TYPE_Q5_1] = q5_1_small, fns[COVE_TYPE_Q8_0] = q8_0_small;                         \
+    }
+
 #endif
