@@ -235,9 +235,10 @@ TEST(kernels_vec_ops_levels)
 /* The attention and activation operations of every level against the scalar references. */
 TEST(kernels_vec_ops_attention_levels)
 {
-    enum { NK = 37, HD = 67, NO = 4 };
-    static float q[HD], k[NK * HD], p[NO][NK], y0[NO][HD], y1[NO][HD], s0[NK], s1[NK];
-    static float g0[HD], g1[HD], u[HD];
+    enum { NK = 37, HD = 67, NR = 35 };
+    static float q[HD], k[NK * HD], qt[HD * NR], s0[NK * NR], s1[NK * NR], y0[NR * HD], y1[NR * HD];
+    static float g0[HD], g1[HD], u[HD], i0[NR], i1[NR];
+    int32_t lo[NR], hi[NR];
     const cove_vec_ops *ref = cove_vec_ops_for_level(COVE_KLEVEL_SCALAR);
     for (int i = 0; i < HD; i++) {
         q[i] = (float)sin(i * 0.41);
@@ -245,44 +246,52 @@ TEST(kernels_vec_ops_attention_levels)
     }
     for (int i = 0; i < NK * HD; i++)
         k[i] = (float)cos(i * 0.07) * 1.5f;
-    for (int o = 0; o < NO; o++)
-        for (int j = 0; j < NK; j++)
-            p[o][j] = (float)sin((o + 1) * j * 0.13);
+    for (int i = 0; i < HD * NR; i++)
+        qt[i] = (float)sin(i * 0.19) * 0.8f;
+    for (int r = 0; r < NR; r++) { /* ranges of every kind: empty, one key, causal, window */
+        lo[r] = r % 5 == 0 ? 3 : r % 7;
+        hi[r] = r % 11 == 0 ? lo[r] - 1 : lo[r] + r;
+    }
     for (int lv = 0; lv < COVE_KLEVEL_COUNT; lv++) {
         const cove_vec_ops *v = cove_vec_ops_for_level((enum cove_klevel)lv);
         if (!v)
             continue;
+        const char *name = cove_klevel_name(v->level);
         for (int n = 1; n <= HD; n += (n < 20 ? 1 : 11)) {
-            ref->dot_many(q, k, HD, NK, n, s0);
-            v->dot_many(q, k, HD, NK, n, s1);
-            for (int j = 0; j < NK; j++)
-                CHECK_MSG(fabsf(s0[j] - s1[j]) <= 1e-5f * n, "%s dot_many n=%d j=%d",
-                          cove_klevel_name(v->level), n, j);
-            for (int no = 1; no <= NO; no++) {
-                float *o0[NO], *o1[NO];
-                const float *pp[NO];
-                for (int o = 0; o < no; o++) {
-                    o0[o] = y0[o], o1[o] = y1[o], pp[o] = p[o];
-                    for (int i = 0; i < HD; i++)
-                        y0[o][i] = y1[o][i] = 0.25f * (float)i;
+            for (int m = 1; m <= NK; m += (m < 10 ? 1 : 9)) { /* every tail of rows and columns */
+                const int nc = n < NR ? n : NR;
+                ref->gemm_nn(m, nc, n, k, HD, qt, NR, s0, NR);
+                v->gemm_nn(m, nc, n, k, HD, qt, NR, s1, NR);
+                for (int j = 0; j < m; j++)
+                    for (int r = 0; r < nc; r++)
+                        CHECK_MSG(fabsf(s0[j * NR + r] - s1[j * NR + r]) <= 1e-5f * n,
+                                  "%s gemm_nn m=%d n=%d k=%d", name, m, nc, n);
+                for (int i = 0; i < NR * HD; i++)
+                    y0[i] = y1[i] = 0.25f * (float)(i % HD);
+                ref->gemm_tn(nc, n, m, s0, NR, k, HD, y0, HD);
+                v->gemm_tn(nc, n, m, s0, NR, k, HD, y1, HD);
+                for (int i = 0; i < NR * HD; i++)
+                    CHECK_MSG(fabsf(y0[i] - y1[i]) <= 1e-4f * (1 + fabsf(y0[i])),
+                              "%s gemm_tn m=%d n=%d k=%d", name, nc, n, m);
+            }
+            memcpy(s1, s0, sizeof s0);
+            ref->softmax_cols(s0, NK, NR, NR, lo, hi, i0);
+            v->softmax_cols(s1, NK, NR, NR, lo, hi, i1);
+            for (int r = 0; r < NR; r++) {
+                CHECK_MSG(fabsf(i0[r] - i1[r]) <= 1e-5f * i0[r], "%s softmax_cols inv %d", name, r);
+                CHECK_MSG((hi[r] < lo[r]) == (i0[r] == 0.0f), "softmax_cols empty range %d", r);
+                for (int j = 0; j < NK; j++) {
+                    const float w0 = s0[j * NR + r], w1 = s1[j * NR + r];
+                    CHECK_MSG(fabsf(w0 - w1) <= 1e-6f * (1 + w0), "%s softmax_cols %d %d", name, j, r);
+                    if (j < lo[r] || j > hi[r])
+                        CHECK_MSG(w1 == 0.0f, "%s softmax_cols outside the range", name);
                 }
-                ref->axpy_multi(o0, pp, no, k, HD, NK, n);
-                v->axpy_multi(o1, pp, no, k, HD, NK, n);
-                for (int o = 0; o < no; o++)
-                    for (int i = 0; i < HD; i++)
-                        CHECK_MSG(fabsf(y0[o][i] - y1[o][i]) <= 1e-4f * (1 + fabsf(y0[o][i])),
-                                  "%s axpy_multi n=%d outs=%d", cove_klevel_name(v->level), n, no);
-                ref->axpy_many(y0[0], p[0], k, HD, NK, n);
-                v->axpy_many(y1[0], p[0], k, HD, NK, n);
-                for (int i = 0; i < HD; i++)
-                    CHECK_MSG(fabsf(y0[0][i] - y1[0][i]) <= 1e-4f * (1 + fabsf(y0[0][i])),
-                              "%s axpy_many n=%d", cove_klevel_name(v->level), n);
             }
             memcpy(s0, q, sizeof(float) * (n < NK ? n : NK));
             memcpy(s1, q, sizeof(float) * (n < NK ? n : NK));
             int m = n < NK ? n : NK;
             float e0 = ref->exp_sum(s0, m, 0.9f), e1 = v->exp_sum(s1, m, 0.9f);
-            CHECK_MSG(fabsf(e0 - e1) <= 1e-5f * (1 + e0), "%s exp_sum n=%d", cove_klevel_name(v->level), m);
+            CHECK_MSG(fabsf(e0 - e1) <= 1e-5f * (1 + e0), "%s exp_sum n=%d", name, m);
             for (int gelu = 0; gelu <= 1; gelu++) {
                 for (int i = 0; i < HD; i++)
                     g0[i] = g1[i] = 4.0f * q[i] - 1.0f;
@@ -290,7 +299,7 @@ TEST(kernels_vec_ops_attention_levels)
                 v->glu(g1, u, n, gelu);
                 for (int i = 0; i < HD; i++)
                     CHECK_MSG(fabsf(g0[i] - g1[i]) <= 1e-5f * (1 + fabsf(g0[i])), "%s glu(%d) n=%d i=%d",
-                              cove_klevel_name(v->level), gelu, n, i);
+                              name, gelu, n, i);
             }
         }
     }

@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
+#include <math.h>
 
 static float hsum8(__m256 v)
 {
@@ -126,6 +127,164 @@ static void f32_to_f16(const float *x, void *h, int64_t n)
         cove_k_f32_to_f16_ref(x + i, p + 2 * i, n - i);
 }
 
+#if defined(__GNUC__)
+#define ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE
+#endif
+
+/* Lanes 0 .. left - 1 of a maskload/maskstore mask (all for left >= 8, none for left <= 0). */
+static inline __m256i lanes(int64_t left)
+{
+    const int32_t l = left > 8 ? 8 : left < 0 ? 0 : (int32_t)left;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* c rows 0 .. R - 1 (a constant where inlined), 16 columns (m0, m1: lanes in range) of a b. */
+static inline ALWAYS_INLINE void nn_tile(const int R, int64_t k, const float *a, int64_t lda,
+                                         const float *b, int64_t ldb, float *c, int64_t ldc,
+                                         __m256i m0, __m256i m1)
+{
+    __m256 acc[6][2];
+    for (int i = 0; i < R; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t l = 0; l < k; l++) {
+        const __m256 b0 = _mm256_maskload_ps(b + l * ldb, m0);
+        const __m256 b1 = _mm256_maskload_ps(b + l * ldb + 8, m1);
+        for (int i = 0; i < R; i++) {
+            const __m256 ai = _mm256_broadcast_ss(a + i * lda + l);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        _mm256_maskstore_ps(c + i * ldc, m0, acc[i][0]);
+        _mm256_maskstore_ps(c + i * ldc + 8, m1, acc[i][1]);
+    }
+}
+
+static void gemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float *c, int64_t ldc)
+{
+    for (int64_t c0 = 0; c0 < n; c0 += 16) {
+        const __m256i m0 = lanes(n - c0), m1 = lanes(n - c0 - 8);
+        for (int64_t i0 = 0; i0 < m; i0 += 6) {
+            const float *ai = a + i0 * lda, *bc = b + c0;
+            float *ci = c + i0 * ldc + c0;
+            switch (m - i0 < 6 ? m - i0 : 6) {
+            case 1: nn_tile(1, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 2: nn_tile(2, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 3: nn_tile(3, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 4: nn_tile(4, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 5: nn_tile(5, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            default: nn_tile(6, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            }
+        }
+    }
+}
+
+/* c rows 0 .. R - 1, 16 columns += a^T b. */
+static inline ALWAYS_INLINE void tn_tile(const int R, int64_t k, const float *a, int64_t lda,
+                                         const float *b, int64_t ldb, float *c, int64_t ldc,
+                                         __m256i m0, __m256i m1)
+{
+    __m256 acc[6][2];
+    for (int i = 0; i < R; i++) {
+        acc[i][0] = _mm256_maskload_ps(c + i * ldc, m0);
+        acc[i][1] = _mm256_maskload_ps(c + i * ldc + 8, m1);
+    }
+    for (int64_t l = 0; l < k; l++) {
+        const __m256 b0 = _mm256_maskload_ps(b + l * ldb, m0);
+        const __m256 b1 = _mm256_maskload_ps(b + l * ldb + 8, m1);
+        for (int i = 0; i < R; i++) {
+            const __m256 ai = _mm256_broadcast_ss(a + l * lda + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        _mm256_maskstore_ps(c + i * ldc, m0, acc[i][0]);
+        _mm256_maskstore_ps(c + i * ldc + 8, m1, acc[i][1]);
+    }
+}
+
+static void gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float *c, int64_t ldc)
+{
+    for (int64_t c0 = 0; c0 < n; c0 += 16) {
+        const __m256i m0 = lanes(n - c0), m1 = lanes(n - c0 - 8);
+        for (int64_t i0 = 0; i0 < m; i0 += 6) {
+            const float *ai = a + i0, *bc = b + c0;
+            float *ci = c + i0 * ldc + c0;
+            switch (m - i0 < 6 ? m - i0 : 6) {
+            case 1: tn_tile(1, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 2: tn_tile(2, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 3: tn_tile(3, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 4: tn_tile(4, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 5: tn_tile(5, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            default: tn_tile(6, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            }
+        }
+    }
+}
+
+/* exp(x) for x <= 88 by 2^n e^r, r's series to degree 7 (as the AVX-512 level). */
+static inline __m256 exp8(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
+    __m256 y = _mm256_set1_ps(1.0f / 5040);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.0f / 720));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.0f / 120));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.0f / 24));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.0f / 6));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(0.5f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.0f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+/* 8 columns at a time: lanes are columns, the row range a per-lane mask. */
+static void softmax_cols(float *s, int64_t m, int64_t n, int64_t lds, const int32_t *lo,
+                         const int32_t *hi, float *inv)
+{
+    for (int64_t r0 = 0; r0 < n; r0 += 8) {
+        const __m256i cm = lanes(n - r0);
+        const __m256i vlo = _mm256_blendv_epi8(_mm256_set1_epi32(1), _mm256_maskload_epi32(lo + r0, cm), cm);
+        const __m256i vhi = _mm256_blendv_epi8(_mm256_set1_epi32(0), _mm256_maskload_epi32(hi + r0, cm), cm);
+        int64_t jlo = m, jhi = -1;
+        for (int64_t r = r0; r < n && r < r0 + 8; r++) {
+            jlo = lo[r] < jlo ? lo[r] : jlo;
+            jhi = hi[r] > jhi ? hi[r] : jhi;
+        }
+        jlo = jlo < 0 ? 0 : jlo;
+        jhi = jhi >= m ? m - 1 : jhi;
+        __m256 mx = _mm256_set1_ps(-INFINITY), sum = _mm256_setzero_ps();
+        for (int64_t j = jlo; j <= jhi; j++) {
+            const __m256i vj = _mm256_set1_epi32((int32_t)j);
+            const __m256 in = _mm256_castsi256_ps(_mm256_andnot_si256(
+                _mm256_or_si256(_mm256_cmpgt_epi32(vlo, vj), _mm256_cmpgt_epi32(vj, vhi)), cm));
+            mx = _mm256_blendv_ps(mx, _mm256_max_ps(mx, _mm256_maskload_ps(s + j * lds + r0, cm)), in);
+        }
+        for (int64_t j = 0; j < m; j++) {
+            const __m256i vj = _mm256_set1_epi32((int32_t)j);
+            const __m256 in = _mm256_castsi256_ps(_mm256_andnot_si256(
+                _mm256_or_si256(_mm256_cmpgt_epi32(vlo, vj), _mm256_cmpgt_epi32(vj, vhi)), cm));
+            __m256 e = _mm256_setzero_ps();
+            if (_mm256_movemask_ps(in))
+                e = _mm256_and_ps(in, exp8(_mm256_sub_ps(_mm256_maskload_ps(s + j * lds + r0, cm), mx)));
+            sum = _mm256_add_ps(sum, e);
+            _mm256_maskstore_ps(s + j * lds + r0, cm, e);
+        }
+        const __m256 nz = _mm256_cmp_ps(sum, _mm256_setzero_ps(), _CMP_GT_OQ);
+        _mm256_maskstore_ps(inv + r0, cm, _mm256_and_ps(nz, _mm256_div_ps(_mm256_set1_ps(1.0f), sum)));
+    }
+}
+
 void cove_k_avx2_fill(cove_vec_ops *ops)
 {
     ops->level = COVE_KLEVEL_AVX2;
@@ -136,6 +295,9 @@ void cove_k_avx2_fill(cove_vec_ops *ops)
     ops->dot_bf16 = dot_bf16;
     ops->axpy_f32 = axpy_f32;
     ops->axpy_f16 = axpy_f16;
+    ops->gemm_nn = gemm_nn;
+    ops->gemm_tn = gemm_tn;
+    ops->softmax_cols = softmax_cols;
 }
 
 #else

@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__) && defined(__AVX512F__)
 #include <immintrin.h>
+#include <math.h>
 
 static inline __mmask16 tail_mask(int64_t left)
 {
@@ -108,120 +109,104 @@ static void f32_to_f16(const float *x, void *h, int64_t n)
     }
 }
 
-/* Sums of 16 vectors, one per lane, in order: three rounds of pairwise shuffles and adds. */
-static __m512 hsum16(__m512 v[16])
-{
-    __m512 x[8], w[4];
-    for (int i = 0; i < 8; i++) /* lane: [a0+a2, b0+b2, a1+a3, b1+b3] of v[2i], v[2i+1] */
-        x[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
-                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-    for (int i = 0; i < 4; i++) { /* lane: [a, b, c, d] sums of that lane of v[4i..4i+3] */
-        __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(x[2 * i]), _mm512_castps_pd(x[2 * i + 1]));
-        __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(x[2 * i]), _mm512_castps_pd(x[2 * i + 1]));
-        w[i] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
-    }
-    __m512 a01 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xdd));
-    __m512 a23 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88), _mm512_shuffle_f32x4(w[2], w[3], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(a01, a23, 0x88), _mm512_shuffle_f32x4(a01, a23, 0xdd));
-}
-
-/* 16 keys at a time: a vector of partial products per key, then one 16-way reduction. */
-static void dot_many(const float *q, const float *k, int64_t ldk, int64_t nk, int64_t n, float *out)
-{
-    for (int64_t j0 = 0; j0 < nk; j0 += 16) {
-        const int64_t m = nk - j0 < 16 ? nk - j0 : 16;
-        __m512 acc[16];
-        for (int j = 0; j < 16; j++)
-            acc[j] = _mm512_setzero_ps();
-        for (int64_t i = 0; i < n; i += 16) {
-            const __mmask16 mk = tail_mask(n - i);
-            const __m512 qv = _mm512_maskz_loadu_ps(mk, q + i);
-            for (int j = 0; j < m; j++)
-                acc[j] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(mk, k + (j0 + j) * ldk + i), acc[j]);
-        }
-        _mm512_mask_storeu_ps(out + j0, tail_mask(m), hsum16(acc));
-    }
-}
-
-/*
- * The output in registers (up to 128 floats a pass), one broadcast weight per value row;
- * rows in pairs into two sets of accumulators, so that a short output (64 floats: four
- * registers) still has eight independent FMA chains.
- */
-static void axpy_many(float *out, const float *p, const float *v, int64_t ldv, int64_t nv, int64_t n)
-{
-    for (int64_t c0 = 0; c0 < n; c0 += 128) {
-        const int64_t w = n - c0 < 128 ? n - c0 : 128, nc = (w + 15) / 16;
-        __mmask16 mk[8];
-        __m512 a[8], b[8];
-        for (int c = 0; c < nc; c++) {
-            mk[c] = tail_mask(w - 16 * c);
-            a[c] = _mm512_maskz_loadu_ps(mk[c], out + c0 + 16 * c);
-            b[c] = _mm512_setzero_ps();
-        }
-        int64_t j = 0;
-        for (; j + 2 <= nv; j += 2) {
-            const __m512 p0 = _mm512_set1_ps(p[j]), p1 = _mm512_set1_ps(p[j + 1]);
-            const float *v0 = v + j * ldv + c0, *v1 = v0 + ldv;
-            for (int c = 0; c < nc; c++) {
-                a[c] = _mm512_fmadd_ps(p0, _mm512_maskz_loadu_ps(mk[c], v0 + 16 * c), a[c]);
-                b[c] = _mm512_fmadd_ps(p1, _mm512_maskz_loadu_ps(mk[c], v1 + 16 * c), b[c]);
-            }
-        }
-        if (j < nv) {
-            const __m512 p0 = _mm512_set1_ps(p[j]);
-            for (int c = 0; c < nc; c++)
-                a[c] = _mm512_fmadd_ps(p0, _mm512_maskz_loadu_ps(mk[c], v + j * ldv + c0 + 16 * c), a[c]);
-        }
-        for (int c = 0; c < nc; c++)
-            _mm512_mask_storeu_ps(out + c0 + 16 * c, mk[c], _mm512_add_ps(a[c], b[c]));
-    }
-}
-
 #if defined(__GNUC__)
 #define ALWAYS_INLINE __attribute__((always_inline))
 #else
 #define ALWAYS_INLINE
 #endif
 
-/* n_out (a constant where it is inlined) outputs of 64 floats in 4 x n_out registers. */
-static inline ALWAYS_INLINE void multi64(float *const *out, const float *const *p, const int n_out,
-                           const float *v, int64_t ldv, int64_t nv, int64_t c0, int64_t w)
+/*
+ * c rows i0 .. i0 + R - 1 (R a constant where inlined), columns c0 .. c0 + 32 - 1 (mk: the
+ * lanes in range) of a b: per step l one row of b in two registers, the R elements a[i][l]
+ * broadcast, 2R FMAs into registers.
+ */
+static inline ALWAYS_INLINE void nn_tile(const int R, int64_t k, const float *a, int64_t lda,
+                                         const float *b, int64_t ldb, float *c, int64_t ldc,
+                                         __mmask16 m0, __mmask16 m1)
 {
-    __mmask16 mk[4];
-    __m512 a[4][4];
-    for (int c = 0; c < 4; c++)
-        mk[c] = tail_mask(w - 16 * c > 0 ? w - 16 * c : 0);
-    for (int o = 0; o < n_out; o++)
-        for (int c = 0; c < 4; c++)
-            a[o][c] = _mm512_maskz_loadu_ps(mk[c], out[o] + c0 + 16 * c);
-    for (int64_t j = 0; j < nv; j++) {
-        const float *vj = v + j * ldv + c0;
-        __m512 vv[4];
-        for (int c = 0; c < 4; c++)
-            vv[c] = _mm512_maskz_loadu_ps(mk[c], vj + 16 * c);
-        for (int o = 0; o < n_out; o++) {
-            const __m512 po = _mm512_set1_ps(p[o][j]);
-            for (int c = 0; c < 4; c++)
-                a[o][c] = _mm512_fmadd_ps(po, vv[c], a[o][c]);
+    __m512 acc[8][2];
+    for (int i = 0; i < R; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t l = 0; l < k; l++) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, b + l * ldb);
+        const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + l * ldb + 16);
+        for (int i = 0; i < R; i++) {
+            const __m512 ai = _mm512_set1_ps(a[i * lda + l]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
     }
-    for (int o = 0; o < n_out; o++)
-        for (int c = 0; c < 4; c++)
-            _mm512_mask_storeu_ps(out[o] + c0 + 16 * c, mk[c], a[o][c]);
+    for (int i = 0; i < R; i++) {
+        _mm512_mask_storeu_ps(c + i * ldc, m0, acc[i][0]);
+        _mm512_mask_storeu_ps(c + i * ldc + 16, m1, acc[i][1]);
+    }
 }
 
-/* Up to four outputs at once, 64 floats a pass: every value row is loaded once for all. */
-static void axpy_multi(float *const *out, const float *const *p, int n_out, const float *v,
-                       int64_t ldv, int64_t nv, int64_t n)
+static void gemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float *c, int64_t ldc)
+{
+    for (int64_t c0 = 0; c0 < n; c0 += 32) {
+        const __mmask16 m0 = tail_mask(n - c0), m1 = tail_mask(n - c0 > 16 ? n - c0 - 16 : 0);
+        for (int64_t i0 = 0; i0 < m; i0 += 8) {
+            const float *ai = a + i0 * lda, *bc = b + c0;
+            float *ci = c + i0 * ldc + c0;
+            switch (m - i0 < 8 ? m - i0 : 8) {
+            case 1: nn_tile(1, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 2: nn_tile(2, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 3: nn_tile(3, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 4: nn_tile(4, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 5: nn_tile(5, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 6: nn_tile(6, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            case 7: nn_tile(7, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            default: nn_tile(8, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
+            }
+        }
+    }
+}
+
+/*
+ * c rows i0 .. i0 + R - 1, columns c0 .. c0 + 64 - 1 (mk[]: lanes in range) += a^T b: per
+ * step l one row of b in four registers, the R elements a[l][i] broadcast, 4R FMAs.
+ */
+static inline ALWAYS_INLINE void tn_tile(const int R, int64_t k, const float *a, int64_t lda,
+                                         const float *b, int64_t ldb, float *c, int64_t ldc,
+                                         const __mmask16 mk[4])
+{
+    __m512 acc[4][4];
+    for (int i = 0; i < R; i++)
+        for (int q = 0; q < 4; q++)
+            acc[i][q] = _mm512_maskz_loadu_ps(mk[q], c + i * ldc + 16 * q);
+    for (int64_t l = 0; l < k; l++) {
+        __m512 bv[4];
+        for (int q = 0; q < 4; q++)
+            bv[q] = _mm512_maskz_loadu_ps(mk[q], b + l * ldb + 16 * q);
+        for (int i = 0; i < R; i++) {
+            const __m512 ai = _mm512_set1_ps(a[l * lda + i]);
+            for (int q = 0; q < 4; q++)
+                acc[i][q] = _mm512_fmadd_ps(ai, bv[q], acc[i][q]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int q = 0; q < 4; q++)
+            _mm512_mask_storeu_ps(c + i * ldc + 16 * q, mk[q], acc[i][q]);
+}
+
+static void gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float *c, int64_t ldc)
 {
     for (int64_t c0 = 0; c0 < n; c0 += 64) {
-        const int64_t w = n - c0 < 64 ? n - c0 : 64;
-        switch (n_out) {
-        case 1: multi64(out, p, 1, v, ldv, nv, c0, w); break;
-        case 2: multi64(out, p, 2, v, ldv, nv, c0, w); break;
-        case 3: multi64(out, p, 3, v, ldv, nv, c0, w); break;
-        default: multi64(out, p, 4, v, ldv, nv, c0, w); break;
+        __mmask16 mk[4];
+        for (int q = 0; q < 4; q++)
+            mk[q] = tail_mask(n - c0 - 16 * q > 0 ? n - c0 - 16 * q : 0);
+        for (int64_t i0 = 0; i0 < m; i0 += 4) {
+            const float *ai = a + i0, *bc = b + c0;
+            float *ci = c + i0 * ldc + c0;
+            switch (m - i0 < 4 ? m - i0 : 4) {
+            case 1: tn_tile(1, k, ai, lda, bc, ldb, ci, ldc, mk); break;
+            case 2: tn_tile(2, k, ai, lda, bc, ldb, ci, ldc, mk); break;
+            case 3: tn_tile(3, k, ai, lda, bc, ldb, ci, ldc, mk); break;
+            default: tn_tile(4, k, ai, lda, bc, ldb, ci, ldc, mk); break;
+            }
         }
     }
 }
@@ -258,6 +243,37 @@ static float exp_sum(float *x, int64_t n, float max)
     return _mm512_reduce_add_ps(s);
 }
 
+/* 16 columns at a time: lanes are columns, the row range a per-lane mask. */
+static void softmax_cols(float *s, int64_t m, int64_t n, int64_t lds, const int32_t *lo,
+                         const int32_t *hi, float *inv)
+{
+    for (int64_t r0 = 0; r0 < n; r0 += 16) {
+        const __mmask16 cm = tail_mask(n - r0);
+        const __m512i vlo = _mm512_mask_loadu_epi32(_mm512_set1_epi32(1), cm, lo + r0);
+        const __m512i vhi = _mm512_mask_loadu_epi32(_mm512_set1_epi32(0), cm, hi + r0);
+        int64_t jlo = _mm512_reduce_min_epi32(vlo), jhi = _mm512_reduce_max_epi32(vhi);
+        jlo = jlo < 0 ? 0 : jlo;
+        jhi = jhi >= m ? m - 1 : jhi;
+        __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+        for (int64_t j = jlo; j <= jhi; j++) {
+            const __m512i vj = _mm512_set1_epi32((int32_t)j);
+            const __mmask16 in = _mm512_cmple_epi32_mask(vlo, vj) & _mm512_cmple_epi32_mask(vj, vhi);
+            mx = _mm512_mask_max_ps(mx, in, mx, _mm512_maskz_loadu_ps(cm, s + j * lds + r0));
+        }
+        for (int64_t j = 0; j < m; j++) {
+            const __m512i vj = _mm512_set1_epi32((int32_t)j);
+            __mmask16 in = _mm512_cmple_epi32_mask(vlo, vj) & _mm512_cmple_epi32_mask(vj, vhi);
+            __m512 e = _mm512_setzero_ps();
+            if (in)
+                e = _mm512_maskz_mov_ps(in, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(cm, s + j * lds + r0), mx)));
+            sum = _mm512_add_ps(sum, e);
+            _mm512_mask_storeu_ps(s + j * lds + r0, cm, e);
+        }
+        const __mmask16 nz = _mm512_cmp_ps_mask(sum, _mm512_setzero_ps(), _CMP_GT_OQ);
+        _mm512_mask_storeu_ps(inv + r0, cm, _mm512_maskz_div_ps(nz, _mm512_set1_ps(1.0f), sum));
+    }
+}
+
 /* act(x) u with act(x) = x sigmoid(z): z = x (silu) or 2 sqrt(2/pi) (x + 0.044715 x^3)
  * (gelu, tanh form: (1 + tanh(y)) / 2 = sigmoid(2y)). */
 static void glu(float *g, const float *u, int64_t n, int gelu)
@@ -279,9 +295,9 @@ static void glu(float *g, const float *u, int64_t n, int gelu)
 void cove_k_avx512_fill(cove_vec_ops *ops)
 {
     ops->glu = glu;
-    ops->axpy_multi = axpy_multi;
-    ops->dot_many = dot_many;
-    ops->axpy_many = axpy_many;
+    ops->gemm_nn = gemm_nn;
+    ops->gemm_tn = gemm_tn;
+    ops->softmax_cols = softmax_cols;
     ops->exp_sum = exp_sum;
     ops->level = COVE_KLEVEL_AVX512;
     ops->f16_to_f32 = f16_to_f32;

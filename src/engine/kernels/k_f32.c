@@ -26,25 +26,45 @@ void cove_k_axpy_f32_ref(float *y, float a, const float *x, int64_t n)
         y[i] += a * x[i];
 }
 
-void cove_k_dot_many_ref(const float *q, const float *k, int64_t ldk, int64_t nk, int64_t n,
-                         float *out)
+void cove_k_gemm_nn_ref(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float *c, int64_t ldc)
 {
-    for (int64_t j = 0; j < nk; j++)
-        out[j] = cove_k_dot_f32_ref(q, k + j * ldk, n);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int64_t l = 0; l < k; l++)
+                s += a[i * lda + l] * b[l * ldb + j];
+            c[i * ldc + j] = s;
+        }
 }
 
-void cove_k_axpy_many_ref(float *out, const float *p, const float *v, int64_t ldv, int64_t nv,
-                          int64_t n)
+void cove_k_gemm_tn_ref(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float *c, int64_t ldc)
 {
-    for (int64_t j = 0; j < nv; j++)
-        cove_k_axpy_f32_ref(out, p[j], v + j * ldv, n);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float s = c[i * ldc + j];
+            for (int64_t l = 0; l < k; l++)
+                s += a[l * lda + i] * b[l * ldb + j];
+            c[i * ldc + j] = s;
+        }
 }
 
-void cove_k_axpy_multi_ref(float *const *out, const float *const *p, int n_out, const float *v,
-                           int64_t ldv, int64_t nv, int64_t n)
+void cove_k_softmax_cols_ref(float *s, int64_t m, int64_t n, int64_t lds, const int32_t *lo,
+                             const int32_t *hi, float *inv)
 {
-    for (int o = 0; o < n_out; o++)
-        cove_k_axpy_many_ref(out[o], p[o], v, ldv, nv, n);
+    for (int64_t r = 0; r < n; r++) {
+        float max = -INFINITY, sum = 0.0f;
+        for (int64_t j = 0; j < m; j++)
+            if (j >= lo[r] && j <= hi[r] && s[j * lds + r] > max)
+                max = s[j * lds + r];
+        for (int64_t j = 0; j < m; j++) {
+            float *x = &s[j * lds + r];
+            *x = j >= lo[r] && j <= hi[r] ? expf(*x - max) : 0.0f;
+            sum += *x;
+        }
+        inv[r] = sum > 0.0f ? 1.0f / sum : 0.0f;
+    }
 }
 
 float cove_k_exp_sum_ref(float *x, int64_t n, float max)

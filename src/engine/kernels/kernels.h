@@ -148,16 +148,18 @@ typedef struct cove_vec_ops {
     void (*f16_to_f32)(const void *h, float *y, int64_t n);  /* exact */
     void (*f32_to_f16)(const float *x, void *h, int64_t n);  /* nearest, ties to even (NaNs
                                                                   stay NaN, payload aside) */
-    /* attention: out[j] = q . k_j for j < nk, k_j = k + j * ldk (n floats each) */
-    void (*dot_many)(const float *q, const float *k, int64_t ldk, int64_t nk, int64_t n,
-                     float *out);
-    /* out += sum over j < nv of p[j] v_j, v_j = v + j * ldv (n floats each) */
-    void (*axpy_many)(float *out, const float *p, const float *v, int64_t ldv, int64_t nv,
-                      int64_t n);
-    /* the same for n_out <= 4 outputs at once over the same rows v_j:
-     * out[o] += sum over j < nv of p[o][j] v_j */
-    void (*axpy_multi)(float *const *out, const float *const *p, int n_out, const float *v,
-                       int64_t ldv, int64_t nv, int64_t n);
+    /* attention, scores of a block of query rows as columns: c (m x n, row stride ldc) =
+     * a (m x k, lda) b (k x n, ldb), overwritten */
+    void (*gemm_nn)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                    const float *b, int64_t ldb, float *c, int64_t ldc);
+    /* attention, weighted sum of values: c (m x n, ldc) += a^T b, a: k x m (lda), b: k x n */
+    void (*gemm_tn)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                    const float *b, int64_t ldb, float *c, int64_t ldc);
+    /* softmax down each column r < n of s (m rows, row stride lds) over the rows
+     * lo[r] <= j <= hi[r]: s[j][r] = exp(s[j][r] - max) there and 0 elsewhere; inv[r] = 1 / sum,
+     * or 0 for an empty range (the weights are left unnormalised) */
+    void (*softmax_cols)(float *s, int64_t m, int64_t n, int64_t lds, const int32_t *lo,
+                         const int32_t *hi, float *inv);
     /* x[i] = exp(x[i] - max) for i < n; returns their sum (SIMD levels: within 2e-7 of expf) */
     float (*exp_sum)(float *x, int64_t n, float max);
     /* g[i] = act(g[i]) * u[i]: act silu (gelu 0) or the tanh form of gelu (gelu 1) */

@@ -15,12 +15,12 @@ extern const cove_kernel cove_kernel_bf16; /* k_bf16.c */
 /* Scalar vector operations (the references). */
 float cove_k_dot_f32_ref(const float *a, const float *b, int64_t n);            /* k_f32.c */
 void cove_k_axpy_f32_ref(float *y, float a, const float *x, int64_t n);         /* k_f32.c */
-void cove_k_dot_many_ref(const float *q, const float *k, int64_t ldk, int64_t nk, int64_t n,
-                         float *out);                                           /* k_f32.c */
-void cove_k_axpy_many_ref(float *out, const float *p, const float *v, int64_t ldv, int64_t nv,
-                          int64_t n);                                           /* k_f32.c */
-void cove_k_axpy_multi_ref(float *const *out, const float *const *p, int n_out, const float *v,
-                           int64_t ldv, int64_t nv, int64_t n);                 /* k_f32.c */
+void cove_k_gemm_nn_ref(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float *c, int64_t ldc); /* k_f32.c */
+void cove_k_gemm_tn_ref(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float *c, int64_t ldc); /* k_f32.c */
+void cove_k_softmax_cols_ref(float *s, int64_t m, int64_t n, int64_t lds, const int32_t *lo,
+                             const int32_t *hi, float *inv);                /* k_f32.c */
 float cove_k_exp_sum_ref(float *x, int64_t n, float max);                       /* k_f32.c */
 void cove_k_glu_ref(float *g, const float *u, int64_t n, int gelu);             /* k_f32.c */
 float cove_k_dot_f16_ref(const void *h, const float *x, int64_t n);             /* k_f16.c */

@@ -1,17 +1,19 @@
 /*
  * engine/model/attention.c - causal attention over the KV cache, in blocks.
  *
- * A work item is a block of query rows: up to ATT_ROWS (token, head) pairs made of
+ * A work item is a block of query rows: up to COVE_ATT_ROWS (token, head) pairs made of
  * consecutive tokens of one sequence in the micro-batch and query heads that share one KV
- * head. Each cached key and value row the block needs is converted to f32 once (from f16,
- * f32 or Q8_0) and used by every row of the block, so prefill reads and converts the cache
- * once per block instead of once per (token, head); keys are transposed per block of 64,
- * so that scores, like the weighted sum of values, are broadcast-FMAs into registers
- * (axpy_multi), up to four rows of the same range (the heads of one token) at a time. Per row r (token t at position p,
- * window start lo):
+ * head. The block's queries are transposed once (qt[i][r] = scale * q_r[i], the rows padded
+ * to PAD with zeros), so that the scores of a block of cached keys are one small matrix
+ * product into columns, S^T = K qt (gemm_nn: a key's row of K broadcast against the rows in
+ * vector lanes); each cached key and value row is converted to f32 once (from f16, f32 or
+ * Q8_0) and used by every row of the block. Per row r (token t at position p, window start
+ * lo) over the union range of the block:
  *     s_j = scale * q_r . k_j            for lo <= j <= p   (then c tanh(s_j / c) if capped)
- *     out_r = sum_j softmax(s)_j v_j
- * Rows keep their own range: a block may hold tokens at different positions.
+ *     w_j = exp(s_j - max), 0 outside the row's range   (softmax_cols: rows in lanes)
+ *     out_r = (sum_j w_j v_j) / sum_j w_j                (gemm_tn over blocks of values)
+ * Rows keep their own range: a block may hold tokens at different positions; a row's keys
+ * outside its range get weight 0. One row over an f16 cache (decode) takes the direct path.
  */
 #include <math.h>
 #include <string.h>
@@ -20,10 +22,13 @@
 
 #define KEY_BLOCK 64 /* cache rows converted to f32 at a time */
 
+#define PAD(n) (((n) + 15) & ~15) /* rows of a block as lanes: whole vectors */
+
 size_t cove_attn_scratch_floats(const cove_context *c)
 {
-    return (size_t)COVE_ATT_ROWS * (size_t)c->n_ctx +
-           2 * (size_t)KEY_BLOCK * (size_t)c->m->hp.head_dim;
+    const size_t hd = (size_t)c->m->hp.head_dim, rp = PAD(COVE_ATT_ROWS);
+    return rp * (size_t)c->n_ctx + rp * hd /* qt */ + rp * hd /* out */ + rp /* inv */ +
+           (size_t)KEY_BLOCK * hd /* converted rows */;
 }
 
 /* softmax of x[0..n) with the vector table's exp. */
@@ -71,93 +76,55 @@ static const float *cache_rows(const cove_context *c, const uint8_t *base, int32
     return buf;
 }
 
-/* Rows r .. r + result - 1 (at most 4) have the range of row r (the heads of one token). */
-static int same_range(const cove_att_block *b, int r)
-{
-    int k = 1;
-    while (k < 4 && r + k < b->n_rows && b->lo[r + k] == b->lo[r] && b->hi[r + k] == b->hi[r])
-        k++;
-    return k;
-}
-
-/* The range of row r inside [j0, j0 + n): [*a, *e); empty when *a >= *e. */
-static void row_span(const cove_att_block *b, int r, int32_t j0, int32_t n, int32_t *a, int32_t *e)
-{
-    *a = b->lo[r] > j0 ? b->lo[r] : j0;
-    *e = b->hi[r] + 1 < j0 + n ? b->hi[r] + 1 : j0 + n;
-}
-
 /*
- * Scores of every row: sc[r * stride + (j - s_lo)] over the row's range, then softmax. A
- * block of keys is transposed (kt[i][j] = k_j[i]) so that a row's scores are one axpy_many
- * (out += q[i] kt[i], the scores in registers) instead of a reduction per key.
+ * Weights of every row of b as columns of st (rp floats a key, key j at row j - s_lo):
+ * scores of blocks of keys, then the column softmax. inv[r]: 1 / the sum of row r's weights.
  */
-static void block_scores(const cove_context *c, const cove_att_block *b, const uint8_t *kc,
-                         float *sc, size_t stride, float *buf)
+static void block_weights(const cove_context *c, const cove_att_block *b, const uint8_t *kc,
+                          float *st, int64_t rp, const float *qt, float *buf, float *inv)
 {
     const cove_hparams *hp = &c->m->hp;
-    const int32_t hd = hp->head_dim;
-    float *kt = buf + (size_t)KEY_BLOCK * (size_t)hd;
-    for (int r = 0; r < b->n_rows; r++) /* q is scratch of this micro-batch: scale it once */
-        for (int32_t i = 0; i < hd; i++)
-            ((float *)b->q[r])[i] *= hp->attn_scale;
+    const int32_t hd = hp->head_dim, m = b->s_hi - b->s_lo + 1;
+    int32_t lo[PAD(COVE_ATT_ROWS)], hi[PAD(COVE_ATT_ROWS)];
     for (int32_t j0 = b->s_lo; j0 <= b->s_hi; j0 += KEY_BLOCK) {
         const int32_t n = b->s_hi - j0 + 1 < KEY_BLOCK ? b->s_hi - j0 + 1 : KEY_BLOCK;
         int64_t ld;
         const float *k = cache_rows(c, kc, j0, n, buf, &ld);
-        for (int32_t j = 0; j < n; j++)
-            for (int32_t i = 0; i < hd; i++)
-                kt[(size_t)i * KEY_BLOCK + (size_t)j] = k[j * ld + i];
-        for (int r = 0, g; r < b->n_rows; r += g) {
-            int32_t a, e;
-            float *out[4];
-            g = same_range(b, r);
-            row_span(b, r, j0, n, &a, &e);
-            if (a >= e)
-                continue;
-            for (int o = 0; o < g; o++) {
-                out[o] = sc + (size_t)(r + o) * stride + (size_t)(a - b->s_lo);
-                memset(out[o], 0, (size_t)(e - a) * sizeof(float));
-            }
-            c->vo->axpy_multi(out, b->q + r, g, kt + (a - j0), KEY_BLOCK, hd, e - a);
-        }
+        c->vo->gemm_nn(n, rp, hd, k, ld, qt, rp, st + (int64_t)(j0 - b->s_lo) * rp, rp);
     }
-    for (int r = 0; r < b->n_rows; r++) {
-        float *s = sc + (size_t)r * stride + (size_t)(b->lo[r] - b->s_lo);
-        const int64_t n = (int64_t)b->hi[r] - b->lo[r] + 1;
-        if (hp->attn_softcap > 0.0f)
-            cove_op_softcap(s, n, hp->attn_softcap);
-        softmax(c, s, n);
+    if (hp->attn_softcap > 0.0f)
+        cove_op_softcap(st, (int64_t)m * rp, hp->attn_softcap);
+    for (int64_t r = 0; r < rp; r++) {
+        lo[r] = r < b->n_rows ? b->lo[r] - b->s_lo : 1;
+        hi[r] = r < b->n_rows ? b->hi[r] - b->s_lo : 0;
     }
+    c->vo->softmax_cols(st, m, rp, rp, lo, hi, inv);
 }
 
 void cove_attend_block(const cove_context *c, const cove_att_block *b, const uint8_t *kc,
                        const uint8_t *vc, float *scratch)
 {
-    const int32_t hd = c->m->hp.head_dim;
-    const size_t stride = (size_t)c->n_ctx;
-    float *sc = scratch, *buf = scratch + (size_t)COVE_ATT_ROWS * stride;
+    const cove_hparams *hp = &c->m->hp;
+    const int32_t hd = hp->head_dim;
     if (b->n_rows == 1 && c->kv->type == COVE_TYPE_F16) {
-        row_f16(c, b, kc, vc, sc);
+        row_f16(c, b, kc, vc, scratch);
         return;
     }
-    block_scores(c, b, kc, sc, stride, buf);
-    for (int r = 0; r < b->n_rows; r++)
-        memset(b->out[r], 0, (size_t)hd * sizeof(float));
+    const int64_t rp = PAD(b->n_rows), maxp = PAD(COVE_ATT_ROWS);
+    float *st = scratch, *qt = st + maxp * (int64_t)c->n_ctx, *out = qt + maxp * hd;
+    float *inv = out + maxp * hd, *buf = inv + maxp;
+    for (int32_t i = 0; i < hd; i++)
+        for (int64_t r = 0; r < rp; r++)
+            qt[i * rp + r] = r < b->n_rows ? b->q[r][i] * hp->attn_scale : 0.0f;
+    block_weights(c, b, kc, st, rp, qt, buf, inv);
+    memset(out, 0, (size_t)(b->n_rows * hd) * sizeof(float));
     for (int32_t j0 = b->s_lo; j0 <= b->s_hi; j0 += KEY_BLOCK) {
         const int32_t n = b->s_hi - j0 + 1 < KEY_BLOCK ? b->s_hi - j0 + 1 : KEY_BLOCK;
         int64_t ld;
         const float *v = cache_rows(c, vc, j0, n, buf, &ld);
-        for (int r = 0, g; r < b->n_rows; r += g) {
-            int32_t a, e;
-            const float *p[4];
-            g = same_range(b, r);
-            row_span(b, r, j0, n, &a, &e);
-            if (a >= e)
-                continue;
-            for (int o = 0; o < g; o++)
-                p[o] = sc + (size_t)(r + o) * stride + (size_t)(a - b->s_lo);
-            c->vo->axpy_multi(b->out + r, p, g, v + (a - j0) * ld, ld, e - a, hd);
-        }
+        c->vo->gemm_tn(b->n_rows, hd, n, st + (int64_t)(j0 - b->s_lo) * rp, rp, v, ld, out, hd);
     }
+    for (int r = 0; r < b->n_rows; r++)
+        for (int32_t i = 0; i < hd; i++)
+            b->out[r][i] = out[r * hd + i] * inv[r];
 }
