@@ -8,18 +8,26 @@
  * (n tokens one at a time from an empty cache, as llama-bench's tg does; n / seconds). The
  * median of the repetitions is reported.
  *
- * Bandwidth: a streaming read (the engine's SIMD dot product of the buffer with itself,
- * split over the same number of threads) over a buffer of four times the last-level cache
- * (at least 256 MiB), best of five passes, measured after all runs (so that the buffer
- * does not count in the peak RSS). The decode bound is bandwidth / (weight bytes one token reads,
- * cove_model_weight_bytes); bw_fraction = decode tok/s / that bound.
+ * Bandwidth: a streaming read, split over the same number of threads, of the model file's
+ * own pages (mapped a second time: the memory decoding reads; on a virtual machine two
+ * buffers can differ by half in read rate with where their pages lie) or, for a file under
+ * four times the last-level cache, of a buffer of that size (at least 256 MiB); the median
+ * of three passes, taken right before each of r further decode runs, after all timed runs
+ * (so that a buffer does not count in the peak RSS): a reading and the run after it see the
+ * same state of a shared host. The decode bound of a run is bandwidth / (weight bytes
+ * one token reads, cove_model_weight_bytes); bw_fraction = the median over the runs of
+ * decode tok/s / that bound, bw_gbs the median reading.
  *
  * Peak RSS: VmHWM of /proc/self/status (getrusage's ru_maxrss where that is missing).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "base/alloc.h"
@@ -33,7 +41,7 @@
 #define MAX_THREAD_COUNTS 16
 #define MAX_REPS 101
 #define BW_MIN_BYTES (256u << 20)
-#define BW_PASSES 5
+#define BW_PASSES 3
 
 typedef struct bench_opts {
     const char *model;
@@ -163,50 +171,91 @@ static double peak_rss_mb(void)
     return (double)kb / 1024.0;
 }
 
-#define BW_BLOCK 4096 /* floats a thread reads at a time */
+#define BW_BLOCK 16384 /* bytes a thread reads at a time */
 
 typedef struct bw_job {
-    const float *buf;
-    size_t n;
-    float sink[256];
+    const uint8_t *buf; /* owned: an anonymous buffer, or the model file mapped again */
+    size_t n;           /* bytes: a multiple of BW_BLOCK */
+    int mapped;
+    uint64_t sink[256];
 } bw_job;
 
-/* Blocks [begin, end) of the buffer, read once with the engine's SIMD dot (x . x). */
+/* Blocks [begin, end) of the buffer, every cache line of it loaded once (four words a line:
+ * the memory, not the loads, sets the pace; any bytes are fine). */
 static void bw_range(void *ctx, size_t begin, size_t end, int ith)
 {
     bw_job *j = ctx;
-    const cove_vec_ops *v = cove_vec_ops_get();
-    float s = 0;
-    for (size_t b = begin; b < end; b++)
-        s += v->dot_f32(j->buf + b * BW_BLOCK, j->buf + b * BW_BLOCK, BW_BLOCK);
-    j->sink[ith] = s;
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, w[4];
+    for (size_t b = begin; b < end; b++) {
+        const uint8_t *p = j->buf + b * BW_BLOCK;
+        for (size_t i = 0; i < BW_BLOCK; i += 64) { /* one word of each 16 bytes: every line */
+            memcpy(w, p + i, 8);
+            memcpy(w + 1, p + i + 16, 8);
+            memcpy(w + 2, p + i + 32, 8);
+            memcpy(w + 3, p + i + 48, 8);
+            a0 ^= w[0], a1 ^= w[1], a2 ^= w[2], a3 ^= w[3];
+        }
+    }
+    j->sink[ith & 255] = a0 ^ a1 ^ a2 ^ a3;
 }
 
-/* Read bandwidth in GB/s with the threads of `pool`, best of BW_PASSES passes. */
-static double read_bandwidth(cove_pool *pool)
+/*
+ * What to read: the model file itself, mapped a second time (the same page-cache pages
+ * decoding reads, so the same memory: on a virtual machine two buffers can differ by half in
+ * read rate with where their pages lie), when it is at least four times the last-level
+ * cache; else a buffer of that size (at least BW_MIN_BYTES), every page written. NULL when
+ * out of memory.
+ */
+static bw_job *bw_create(const char *model)
 {
     size_t l3 = cove_cpu_get()->l3_bytes, bytes = 4 * l3 > BW_MIN_BYTES ? 4 * l3 : BW_MIN_BYTES;
     bw_job *j = cove_calloc(1, sizeof *j);
-    float *buf = cove_malloc(bytes);
-    double best = 0;
-    if (!j || !buf) {
-        cove_free(j);
-        cove_free(buf);
-        return 0;
+    if (!j)
+        return NULL;
+    int fd = open(model, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size >= 4 * (uint64_t)l3 &&
+        (uint64_t)st.st_size >= BW_BLOCK) {
+        j->n = (size_t)st.st_size / BW_BLOCK * BW_BLOCK;
+        void *p = mmap(NULL, j->n, PROT_READ, MAP_SHARED, fd, 0);
+        j->buf = p == MAP_FAILED ? NULL : p;
+        j->mapped = j->buf != NULL;
     }
-    for (size_t i = 0; i < bytes / sizeof *buf; i++) /* every page, and no pages of zeros */
-        buf[i] = (float)(i & 1023) * (1.0f / 1024);
-    j->buf = buf;
-    j->n = bytes / sizeof *buf;
+    if (fd >= 0)
+        close(fd);
+    if (!j->buf) {
+        uint8_t *buf = cove_malloc(bytes);
+        if (!buf) {
+            cove_free(j);
+            return NULL;
+        }
+        for (size_t i = 0; i < bytes; i++)
+            buf[i] = (uint8_t)(i * 2654435761u >> 13);
+        j->buf = buf;
+        j->n = bytes / BW_BLOCK * BW_BLOCK;
+    }
+    return j;
+}
+
+static void bw_free(bw_job *j)
+{
+    if (j && j->mapped)
+        munmap((void *)j->buf, j->n);
+    else if (j)
+        cove_free((void *)j->buf);
+    cove_free(j);
+}
+
+/* Read bandwidth in GB/s with the threads of `pool`: the median of BW_PASSES passes. */
+static double bw_read(cove_pool *pool, bw_job *j)
+{
+    double gbs[BW_PASSES];
     for (int pass = 0; pass < BW_PASSES; pass++) {
         double t0 = now_s();
         cove_pool_parallel_for(pool, j->n / BW_BLOCK, bw_range, j);
-        double gbs = (double)bytes / (now_s() - t0) / 1e9;
-        best = gbs > best ? gbs : best;
+        gbs[pass] = (double)j->n / (now_s() - t0) / 1e9;
     }
-    cove_free(buf);
-    cove_free(j);
-    return best;
+    return median(gbs, BW_PASSES);
 }
 
 /* ---- the model ---- */
@@ -286,16 +335,47 @@ static int bench_threads(const cove_model *m, const bench_opts *o, int threads,
     return 0;
 }
 
-/* The bandwidth of `threads` threads and the share of its decode bound reached (after
- * every run: its buffer would count in the peak RSS). */
-static void bench_bandwidth(const cove_model *m, bench_result *r)
+/*
+ * The bandwidth of `threads` threads and the share of its decode bound reached, after every
+ * timed run (the buffer would count in the peak RSS): r decode runs, each right after a
+ * bandwidth reading, so that both see the same state of a shared host; the medians of the
+ * readings and of the per-run fractions.
+ */
+static int bench_bandwidth(const cove_model *m, const bench_opts *o, const int32_t *toks,
+                           bench_result *r)
 {
+    cove_error err = {0};
+    cove_context_params cp = cove_context_default_params();
+    cove_context *c = NULL;
     cove_pool *pool = NULL;
-    if (cove_pool_create(r->threads, &pool) == COVE_OK)
-        r->bw_gbs = read_bandwidth(pool);
+    bw_job *j = bw_create(o->model);
+    double bw[MAX_REPS], frac[MAX_REPS], sec, bytes = (double)cove_model_weight_bytes(m);
+    cp.n_ctx = (int32_t)(o->n + 16);
+    cp.n_outputs_max = 1;
+    cp.n_threads = r->threads;
+    int rc = j ? 0 : cli_fail(CMD, "out of memory");
+    if (rc == 0 && (cove_pool_create(r->threads, &pool) != COVE_OK ||
+                    cove_context_create(m, cp, &c, &err) != COVE_OK))
+        rc = cli_fail(CMD, "%s", pool ? cove_error_msg(&err) : "out of memory");
+    if (rc == 0) {
+        (void)bw_read(pool, j); /* warms the buffer's pages and the decode path */
+        if (time_decode(c, toks, o->n < 4 ? o->n : 4, &sec, &err))
+            rc = cli_fail(CMD, "%s", cove_error_msg(&err));
+    }
+    for (long i = 0; rc == 0 && i < o->r; i++) {
+        bw[i] = bw_read(pool, j);
+        if (time_decode(c, toks, o->n, &sec, &err))
+            rc = cli_fail(CMD, "%s", cove_error_msg(&err));
+        frac[i] = (double)o->n / sec * bytes / (bw[i] * 1e9);
+    }
+    if (rc == 0) {
+        r->bw_gbs = median(bw, (int)o->r);
+        r->bw_fraction = median(frac, (int)o->r);
+    }
+    cove_context_free(c);
     cove_pool_free(pool);
-    double bound = r->bw_gbs * 1e9 / (double)cove_model_weight_bytes(m);
-    r->bw_fraction = bound > 0 ? r->tg_tps / bound : 0;
+    bw_free(j);
+    return rc;
 }
 
 static void print_results(const cove_model *m, const bench_opts *o, const bench_result *r, int n)
@@ -340,7 +420,7 @@ int cove_cmd_bench(int argc, char **argv)
     for (int i = 0; rc == 0 && i < o.n_threads; i++)
         rc = bench_threads(m, &o, o.threads[i], toks, &res[i]);
     for (int i = 0; rc == 0 && i < o.n_threads; i++)
-        bench_bandwidth(m, &res[i]);
+        rc = bench_bandwidth(m, &o, toks, &res[i]);
     if (rc == 0)
         print_results(m, &o, res, o.n_threads);
     cove_free(toks);
