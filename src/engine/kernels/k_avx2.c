@@ -163,9 +163,40 @@ static inline ALWAYS_INLINE void nn_tile(const int R, int64_t k, const float *a,
     }
 }
 
+#define NN_FEW 4    /* at most this many columns: dot products instead of lanes of columns */
+#define NN_KMAX 512 /* and k up to this */
+
+/* Few columns (the heads of one token): column c of b gathered once into a row, then dots. */
+static void nn_few(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                   int64_t ldb, float *c, int64_t ldc)
+{
+    float col[NN_KMAX];
+    for (int64_t q = 0; q < n; q++) {
+        for (int64_t l = 0; l < k; l++)
+            col[l] = b[l * ldb + q];
+        for (int64_t i0 = 0; i0 < m; i0 += 4) {
+            const int64_t rows = m - i0 < 4 ? m - i0 : 4;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                             _mm256_setzero_ps()};
+            for (int64_t l = 0; l < k; l += 8) {
+                const __m256i mk = lanes(k - l);
+                const __m256 bv = _mm256_maskload_ps(col + l, mk);
+                for (int i = 0; i < rows; i++)
+                    acc[i] = _mm256_fmadd_ps(bv, _mm256_maskload_ps(a + (i0 + i) * lda + l, mk), acc[i]);
+            }
+            for (int i = 0; i < rows; i++)
+                c[(i0 + i) * ldc + q] = hsum8(acc[i]);
+        }
+    }
+}
+
 static void gemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                     int64_t ldb, float *c, int64_t ldc)
 {
+    if (n <= NN_FEW && k <= NN_KMAX) {
+        nn_few(m, n, k, a, lda, b, ldb, c, ldc);
+        return;
+    }
     for (int64_t c0 = 0; c0 < n; c0 += 16) {
         const __m256i m0 = lanes(n - c0), m1 = lanes(n - c0 - 8);
         for (int64_t i0 = 0; i0 < m; i0 += 6) {

@@ -142,9 +142,63 @@ static inline ALWAYS_INLINE void nn_tile(const int R, int64_t k, const float *a,
     }
 }
 
+/* Sums of 16 vectors, one per lane, in order: three rounds of pairwise shuffles and adds. */
+static __m512 hsum16(__m512 v[16])
+{
+    __m512 x[8], w[4];
+    for (int i = 0; i < 8; i++) /* lane: [a0+a2, b0+b2, a1+a3, b1+b3] of v[2i], v[2i+1] */
+        x[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 4; i++) { /* lane: [a, b, c, d] sums of that lane of v[4i..4i+3] */
+        __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(x[2 * i]), _mm512_castps_pd(x[2 * i + 1]));
+        __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(x[2 * i]), _mm512_castps_pd(x[2 * i + 1]));
+        w[i] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
+    }
+    __m512 a01 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xdd));
+    __m512 a23 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88), _mm512_shuffle_f32x4(w[2], w[3], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(a01, a23, 0x88), _mm512_shuffle_f32x4(a01, a23, 0xdd));
+}
+
+#define NN_FEW 4    /* at most this many columns: dot products instead of lanes of columns */
+#define NN_KMAX 512 /* and k up to this */
+
+/*
+ * Few columns (the heads of one token): column c of b gathered once into a row; then per 16
+ * rows of a, a vector of partial products per row and one 16-way reduction.
+ */
+static void nn_few(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                   int64_t ldb, float *c, int64_t ldc)
+{
+    float col[NN_KMAX];
+    for (int64_t q = 0; q < n; q++) {
+        for (int64_t l = 0; l < k; l++)
+            col[l] = b[l * ldb + q];
+        for (int64_t i0 = 0; i0 < m; i0 += 16) {
+            const int64_t rows = m - i0 < 16 ? m - i0 : 16;
+            __m512 acc[16];
+            for (int i = 0; i < 16; i++)
+                acc[i] = _mm512_setzero_ps();
+            for (int64_t l = 0; l < k; l += 16) {
+                const __mmask16 mk = tail_mask(k - l);
+                const __m512 bv = _mm512_maskz_loadu_ps(mk, col + l);
+                for (int i = 0; i < rows; i++)
+                    acc[i] = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(mk, a + (i0 + i) * lda + l), acc[i]);
+            }
+            float s[16];
+            _mm512_storeu_ps(s, hsum16(acc));
+            for (int i = 0; i < rows; i++)
+                c[(i0 + i) * ldc + q] = s[i];
+        }
+    }
+}
+
 static void gemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                     int64_t ldb, float *c, int64_t ldc)
 {
+    if (n <= NN_FEW && k <= NN_KMAX) {
+        nn_few(m, n, k, a, lda, b, ldb, c, ldc);
+        return;
+    }
     for (int64_t c0 = 0; c0 < n; c0 += 32) {
         const __mmask16 m0 = tail_mask(n - c0), m1 = tail_mask(n - c0 > 16 ? n - c0 - 16 : 0);
         for (int64_t i0 = 0; i0 < m; i0 += 8) {

@@ -85,20 +85,20 @@ static void block_weights(const cove_context *c, const cove_att_block *b, const 
 {
     const cove_hparams *hp = &c->m->hp;
     const int32_t hd = hp->head_dim, m = b->s_hi - b->s_lo + 1;
-    int32_t lo[PAD(COVE_ATT_ROWS)], hi[PAD(COVE_ATT_ROWS)];
+    int32_t lo[COVE_ATT_ROWS], hi[COVE_ATT_ROWS];
     for (int32_t j0 = b->s_lo; j0 <= b->s_hi; j0 += KEY_BLOCK) {
         const int32_t n = b->s_hi - j0 + 1 < KEY_BLOCK ? b->s_hi - j0 + 1 : KEY_BLOCK;
         int64_t ld;
         const float *k = cache_rows(c, kc, j0, n, buf, &ld);
-        c->vo->gemm_nn(n, rp, hd, k, ld, qt, rp, st + (int64_t)(j0 - b->s_lo) * rp, rp);
+        c->vo->gemm_nn(n, b->n_rows, hd, k, ld, qt, rp, st + (int64_t)(j0 - b->s_lo) * rp, rp);
     }
-    if (hp->attn_softcap > 0.0f)
-        cove_op_softcap(st, (int64_t)m * rp, hp->attn_softcap);
-    for (int64_t r = 0; r < rp; r++) {
-        lo[r] = r < b->n_rows ? b->lo[r] - b->s_lo : 1;
-        hi[r] = r < b->n_rows ? b->hi[r] - b->s_lo : 0;
+    for (int32_t j = 0; hp->attn_softcap > 0.0f && j < m; j++)
+        cove_op_softcap(st + (int64_t)j * rp, b->n_rows, hp->attn_softcap);
+    for (int r = 0; r < b->n_rows; r++) {
+        lo[r] = b->lo[r] - b->s_lo;
+        hi[r] = b->hi[r] - b->s_lo;
     }
-    c->vo->softmax_cols(st, m, rp, rp, lo, hi, inv);
+    c->vo->softmax_cols(st, m, b->n_rows, rp, lo, hi, inv);
 }
 
 void cove_attend_block(const cove_context *c, const cove_att_block *b, const uint8_t *kc,
