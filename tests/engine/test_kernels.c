@@ -257,6 +257,17 @@ TEST(kernels_vec_ops_attention_levels)
         if (!v)
             continue;
         const char *name = cove_klevel_name(v->level);
+        for (int n = 1; n <= HD; n++) { /* f16 rows of a wider cache row, exactly */
+            static uint16_t h[NK * (HD + 5)];
+            static float f0[NK * HD], f1[NK * HD];
+            for (int i = 0; i < NK * (HD + 5); i++)
+                h[i] = cove_f32_to_f16((float)sin(i * 0.37) * 100.0f);
+            ref->f16_rows_to_f32(h + 2, 2 * (HD + 5), NK, n, f0);
+            v->f16_rows_to_f32(h + 2, 2 * (HD + 5), NK, n, f1);
+            CHECK_MSG(memcmp(f0, f1, sizeof(float) * (size_t)(NK * n)) == 0, "%s f16_rows_to_f32 n=%d",
+                      name, n);
+            CHECK(f0[(NK - 1) * n + n - 1] == cove_f16_to_f32(h[2 + (NK - 1) * (HD + 5) + n - 1]));
+        }
         for (int n = 1; n <= HD; n += (n < 20 ? 1 : 11)) {
             for (int m = 1; m <= NK; m += (m < 10 ? 1 : 9)) { /* every tail of rows and columns */
                 const int nc = n < NR ? n : NR;

@@ -116,6 +116,12 @@ static void f16_to_f32(const void *h, float *y, int64_t n)
         cove_k_f16_to_f32_ref(p + 2 * i, y + i, n - i);
 }
 
+static void f16_rows_to_f32(const void *h, int64_t ldh, int64_t rows, int64_t n, float *y)
+{
+    for (int64_t r = 0; r < rows; r++)
+        f16_to_f32((const uint8_t *)h + r * ldh, y + r * n, n);
+}
+
 static void f32_to_f16(const float *x, void *h, int64_t n)
 {
     uint8_t *p = h;
@@ -321,6 +327,7 @@ void cove_k_avx2_fill(cove_vec_ops *ops)
     ops->level = COVE_KLEVEL_AVX2;
     ops->f16_to_f32 = f16_to_f32;
     ops->f32_to_f16 = f32_to_f16;
+    ops->f16_rows_to_f32 = f16_rows_to_f32;
     ops->dot_f32 = dot_f32;
     ops->dot_f16 = dot_f16;
     ops->dot_bf16 = dot_bf16;

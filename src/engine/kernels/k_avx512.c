@@ -99,6 +99,19 @@ static void f16_to_f32(const void *h, float *y, int64_t n)
     }
 }
 
+static void f16_rows_to_f32(const void *h, int64_t ldh, int64_t rows, int64_t n, float *y)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *p = (const uint8_t *)h + r * ldh;
+        float *yr = y + r * n;
+        int64_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(yr + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p + 2 * i))));
+        if (i < n)
+            _mm512_mask_storeu_ps(yr + i, tail_mask(n - i), load_f16x16(p + 2 * i, tail_mask(n - i)));
+    }
+}
+
 static void f32_to_f16(const float *x, void *h, int64_t n)
 {
     uint8_t *p = h;
@@ -356,6 +369,7 @@ void cove_k_avx512_fill(cove_vec_ops *ops)
     ops->level = COVE_KLEVEL_AVX512;
     ops->f16_to_f32 = f16_to_f32;
     ops->f32_to_f16 = f32_to_f16;
+    ops->f16_rows_to_f32 = f16_rows_to_f32;
     ops->dot_f32 = dot_f32;
     ops->dot_f16 = dot_f16;
     ops->dot_bf16 = dot_bf16;

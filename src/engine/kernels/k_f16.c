@@ -41,6 +41,12 @@ void cove_k_f16_to_f32_ref(const void *row, float *dst, int64_t n)
         dst[i] = cove_f16_to_f32_inline(load_u16(p + 2 * i));
 }
 
+void cove_k_f16_rows_to_f32_ref(const void *h, int64_t ldh, int64_t rows, int64_t n, float *y)
+{
+    for (int64_t r = 0; r < rows; r++)
+        cove_k_f16_to_f32_ref((const uint8_t *)h + r * ldh, y + r * n, n);
+}
+
 void cove_k_f32_to_f16_ref(const float *src, void *dst, int64_t n)
 {
     uint8_t *p = dst;

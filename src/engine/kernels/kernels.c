@@ -32,7 +32,7 @@ static void vec_init(void)
                         cove_k_dot_bf16_ref, cove_k_axpy_f32_ref, cove_k_axpy_f16_ref,
                         cove_k_f16_to_f32_ref, cove_k_f32_to_f16_ref, cove_k_gemm_nn_ref,
                         cove_k_gemm_tn_ref, cove_k_softmax_cols_ref, cove_k_exp_sum_ref,
-                        cove_k_glu_ref};
+                        cove_k_glu_ref, cove_k_f16_rows_to_f32_ref};
     vec_ok[COVE_KLEVEL_SCALAR] = 1;
 #if defined(__x86_64__)
     if (!(f->avx2 && f->fma && f->f16c))

@@ -164,6 +164,9 @@ typedef struct cove_vec_ops {
     float (*exp_sum)(float *x, int64_t n, float max);
     /* g[i] = act(g[i]) * u[i]: act silu (gelu 0) or the tanh form of gelu (gelu 1) */
     void (*glu)(float *g, const float *u, int64_t n, int gelu);
+    /* rows of f16 to f32: y[r * n + i] = h[r][i] for r < rows, i < n, row r at
+     * (const uint8_t *)h + r * ldh (bytes, even) - the cached keys of one head */
+    void (*f16_rows_to_f32)(const void *h, int64_t ldh, int64_t rows, int64_t n, float *y);
 } cove_vec_ops;
 
 /* The best level this CPU has (chosen once, thread-safely). Never NULL. */

@@ -27,6 +27,8 @@ float cove_k_dot_f16_ref(const void *h, const float *x, int64_t n);             
 void cove_k_axpy_f16_ref(float *y, float a, const void *h, int64_t n);          /* k_f16.c */
 void cove_k_f16_to_f32_ref(const void *h, float *y, int64_t n);                 /* k_f16.c */
 void cove_k_f32_to_f16_ref(const float *x, void *h, int64_t n);                 /* k_f16.c */
+void cove_k_f16_rows_to_f32_ref(const void *h, int64_t ldh, int64_t rows, int64_t n,
+                                float *y);                                      /* k_f16.c */
 float cove_k_dot_bf16_ref(const void *h, const float *x, int64_t n);            /* k_bf16.c */
 
 /* SIMD levels override the entries they speed up (x86-64 only; no-ops elsewhere). */

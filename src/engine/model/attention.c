@@ -70,8 +70,11 @@ static const float *cache_rows(const cove_context *c, const uint8_t *base, int32
         *ld = (int64_t)(c->kv_row_bytes / sizeof(float));
         return (const float *)(const void *)row;
     }
-    for (int32_t j = 0; j < n; j++)
-        c->kv->to_f32(row + (size_t)j * c->kv_row_bytes, buf + (size_t)j * (size_t)hd, hd);
+    if (c->kv->type == COVE_TYPE_F16)
+        c->vo->f16_rows_to_f32(row, (int64_t)c->kv_row_bytes, n, hd, buf);
+    else
+        for (int32_t j = 0; j < n; j++)
+            c->kv->to_f32(row + (size_t)j * c->kv_row_bytes, buf + (size_t)j * (size_t)hd, hd);
     *ld = hd;
     return buf;
 }
