@@ -48,7 +48,7 @@ static void row_f16(const cove_context *c, const cove_att_block *b, const uint8_
 {
     const cove_hparams *hp = &c->m->hp;
     const int32_t hd = hp->head_dim, lo = b->lo[0], n = b->hi[0] - lo + 1;
-    const size_t rb = c->kv_row_bytes;
+    const size_t rb = c->kv_head_bytes;
     for (int32_t j = 0; j < n; j++)
         sc[j] = c->vo->dot_f16(kc + (size_t)(lo + j) * rb, b->q[0], hd) * hp->attn_scale;
     if (hp->attn_softcap > 0.0f)
@@ -65,16 +65,16 @@ static const float *cache_rows(const cove_context *c, const uint8_t *base, int32
                                float *buf, int64_t *ld)
 {
     const int32_t hd = c->m->hp.head_dim;
-    const uint8_t *row = base + (size_t)j0 * c->kv_row_bytes;
+    const uint8_t *row = base + (size_t)j0 * c->kv_head_bytes;
     if (c->kv->type == COVE_TYPE_F32) {
-        *ld = (int64_t)(c->kv_row_bytes / sizeof(float));
+        *ld = (int64_t)(c->kv_head_bytes / sizeof(float));
         return (const float *)(const void *)row;
     }
     if (c->kv->type == COVE_TYPE_F16)
-        c->vo->f16_rows_to_f32(row, (int64_t)c->kv_row_bytes, n, hd, buf);
+        c->vo->f16_rows_to_f32(row, (int64_t)c->kv_head_bytes, n, hd, buf);
     else
         for (int32_t j = 0; j < n; j++)
-            c->kv->to_f32(row + (size_t)j * c->kv_row_bytes, buf + (size_t)j * (size_t)hd, hd);
+            c->kv->to_f32(row + (size_t)j * c->kv_head_bytes, buf + (size_t)j * (size_t)hd, hd);
     *ld = hd;
     return buf;
 }

@@ -130,13 +130,11 @@ static void alloc_scratch(cove_context *c, int *failed)
 static cove_status alloc_buffers(cove_context *c, cove_error *err)
 {
     const cove_hparams *hp = &c->m->hp;
-    const size_t KV = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     const size_t cache = (size_t)hp->n_layer * (size_t)c->n_seq * (size_t)c->n_ctx;
     int failed = 0;
-    c->kv_row_bytes = cove_kernel_row_bytes(c->kv, (int64_t)KV);
     c->kv_head_bytes = cove_kernel_row_bytes(c->kv, hp->head_dim);
-    c->k_cache = alloc_n(cache, c->kv_row_bytes, &failed);
-    c->v_cache = alloc_n(cache, c->kv_row_bytes, &failed);
+    c->k_cache = alloc_n(cache * (size_t)hp->n_head_kv, c->kv_head_bytes, &failed);
+    c->v_cache = alloc_n(cache * (size_t)hp->n_head_kv, c->kv_head_bytes, &failed);
     c->seq_pos = cove_calloc((size_t)c->n_seq, sizeof(int32_t));
     c->seq_tmp = alloc_n((size_t)c->n_seq, sizeof(int32_t), &failed);
     failed |= c->seq_pos == NULL;
@@ -235,15 +233,17 @@ cove_status cove_context_seq_copy(cove_context *c, int32_t src, int32_t dst, int
     if (n > c->seq_pos[src])
         n = c->seq_pos[src];
     if (src != dst) {
-        /* rows are [layer][seq][pos]: one run of n rows per layer and cache */
-        const size_t seq_bytes = (size_t)c->n_ctx * c->kv_row_bytes;
-        for (int32_t l = 0; l < c->m->hp.n_layer; l++) {
-            const size_t lo = (size_t)l * (size_t)c->n_seq * seq_bytes;
-            memcpy(c->k_cache + lo + (size_t)dst * seq_bytes, c->k_cache + lo + (size_t)src * seq_bytes,
-                   (size_t)n * c->kv_row_bytes);
-            memcpy(c->v_cache + lo + (size_t)dst * seq_bytes, c->v_cache + lo + (size_t)src * seq_bytes,
-                   (size_t)n * c->kv_row_bytes);
-        }
+        /* rows are [layer][seq][kv head][pos]: one run of n rows per layer, head and cache */
+        const size_t head_bytes = (size_t)c->n_ctx * c->kv_head_bytes;
+        const size_t seq_bytes = (size_t)c->m->hp.n_head_kv * head_bytes;
+        for (int32_t l = 0; l < c->m->hp.n_layer; l++)
+            for (int32_t h = 0; h < c->m->hp.n_head_kv; h++) {
+                const size_t lo = (size_t)l * (size_t)c->n_seq * seq_bytes + (size_t)h * head_bytes;
+                memcpy(c->k_cache + lo + (size_t)dst * seq_bytes,
+                       c->k_cache + lo + (size_t)src * seq_bytes, (size_t)n * c->kv_head_bytes);
+                memcpy(c->v_cache + lo + (size_t)dst * seq_bytes,
+                       c->v_cache + lo + (size_t)src * seq_bytes, (size_t)n * c->kv_head_bytes);
+            }
     }
     c->seq_pos[dst] = n;
     c->n_out = 0;

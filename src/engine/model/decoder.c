@@ -261,10 +261,13 @@ static void embed_step(const fwd *f, int ith, int nth)
 
 /* ---- attention ---- */
 
-static size_t cache_offset(const cove_context *c, int32_t layer, int32_t seq, int32_t pos)
+/* The cache is [layer][seq][kv head][pos]: the rows one attention block reads are adjacent. */
+static size_t cache_offset(const cove_context *c, int32_t layer, int32_t seq, int32_t head,
+                           int32_t pos)
 {
-    return (((size_t)layer * (size_t)c->n_seq + (size_t)seq) * (size_t)c->n_ctx + (size_t)pos) *
-           c->kv_row_bytes;
+    const size_t s = (size_t)layer * (size_t)c->n_seq + (size_t)seq;
+    return ((s * (size_t)c->m->hp.n_head_kv + (size_t)head) * (size_t)c->n_ctx + (size_t)pos) *
+           c->kv_head_bytes;
 }
 
 /* Per-head norms, biases, RoPE of q and k of token t; its k and v into the cache. */
@@ -288,9 +291,11 @@ static void qkv_token(const fwd *f, const cove_layer *l, int32_t il, int64_t t)
     }
     cove_op_rope(q, hp->n_head, (int32_t)hd, hp->n_rot, cs, hp->rope_type);
     cove_op_rope(k, hp->n_head_kv, (int32_t)hd, hp->n_rot, cs, hp->rope_type);
-    size_t off = cache_offset(c, il, f->ub->seq[t], f->ub->pos[t]);
-    c->kv->from_f32(k, c->k_cache + off, KV);
-    c->kv->from_f32(v, c->v_cache + off, KV);
+    for (int32_t h = 0; h < hp->n_head_kv; h++) {
+        const size_t off = cache_offset(c, il, f->ub->seq[t], h, f->ub->pos[t]);
+        c->kv->from_f32(k + h * hd, c->k_cache + off, hd);
+        c->kv->from_f32(v + h * hd, c->v_cache + off, hd);
+    }
 }
 
 /* Work item i of the attention of layer il: block i / groups, query heads of chunk
@@ -317,7 +322,7 @@ static void attend_item(const fwd *f, int32_t il, int64_t i, int ith)
         }
     }
     const int32_t g = h0 / (hp->n_head / hp->n_head_kv);
-    const size_t off = cache_offset(c, il, f->ub->seq[c->blk[b]], 0) + (size_t)g * c->kv_head_bytes;
+    const size_t off = cache_offset(c, il, f->ub->seq[c->blk[b]], g, 0);
     cove_attend_block(c, &blk, c->k_cache + off, c->v_cache + off,
                       c->att_scratch + (size_t)ith * c->att_scratch_floats);
 }

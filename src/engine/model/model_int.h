@@ -149,9 +149,8 @@ struct cove_context {
     int n_threads;
     const cove_kernel *kv;   /* element type of the cache */
     const cove_vec_ops *vo;  /* vector operations at the best SIMD level */
-    size_t kv_row_bytes;     /* one position of one layer: kv_dim elements */
     size_t kv_head_bytes;    /* one head of one position */
-    uint8_t *k_cache, *v_cache;
+    uint8_t *k_cache, *v_cache; /* [layer][seq][kv head][pos], kv_head_bytes a row */
     /* scratch, sizes in floats for U = n_ubatch tokens */
     float *x;       /* U * n_embd: the residual stream */
     float *xb;      /* U * max(n_embd, q_dim): normed input, projection output */

@@ -72,7 +72,7 @@ size_t cove_attn_scratch_floats(const cove_context *c);
 
 /*
  * Attention of the rows of b over the keys kc and values vc (one KV head: row j of either
- * at + j * kv_row_bytes, in the cache's type); scratch holds cove_attn_scratch_floats.
+ * at + j * kv_head_bytes, in the cache's type); scratch holds cove_attn_scratch_floats.
  */
 void cove_attend_block(const cove_context *c, const cove_att_block *b, const uint8_t *kc,
                        const uint8_t *vc, float *scratch);
