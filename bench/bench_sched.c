@@ -6,10 +6,13 @@
  * Two markdown tables:
  *   1. aggregate decode tokens/s with 1, 4, 8 and 16 concurrent streams (one slot each;
  *      short distinct prompts; TOKENS generated per stream, default 64, end of generation
- *      ignored): generated tokens over the time from the first generated token to the last
- *      request's end, and the speed-up over one stream; the best of REPS runs (default 3),
- *      as the machine may be shared. Beside it, the engine alone: one cove_decode of one
- *      token in each of N sequences, repeated, without the scheduler.
+ *      ignored): the tokens generated while all N streams decode (from the last stream's
+ *      first token to the first stream's end; the prompts of later streams are prefilled
+ *      between decode steps before that) over that time, and the speed-up over one stream;
+ *      beside it every generated token from the first one to the last request's end; the
+ *      best of REPS runs (default 3) each, as the machine may be shared. Last, the engine
+ *      alone: one cove_decode of one token in each of N sequences, repeated, without the
+ *      scheduler.
  *   2. an agent-like loop: AGENT_STEPS (default 10) requests over a growing prompt that
  *      starts at about 500 tokens; each step appends the previous answer and a ~30-token
  *      observation and generates 16 tokens. Total time with the prefix cache on and off.
@@ -39,8 +42,10 @@ static double now_ms(void)
 typedef struct run {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int pending;
+    int pending, streams, started, done;
     double t_first_token, t_last_done;
+    double t_all, t_first_done; /* every stream decoding since; the first one ended */
+    uint64_t tok, tok_all, tok_first_done; /* tokens seen so far; at those two times */
     uint64_t generated, cached;
     int32_t out[MAX_PROMPT];
     int32_t n_out;
@@ -71,8 +76,14 @@ static int on_token(void *user, const cove_sched_token *ev)
     if (ev->token < 0)
         return 0;
     pthread_mutex_lock(&r->mu);
+    double t = now_ms();
     if (r->t_first_token == 0)
-        r->t_first_token = now_ms();
+        r->t_first_token = t;
+    r->tok++;
+    if (ev->index == 0 && ++r->started == r->streams) {
+        r->t_all = t;
+        r->tok_all = r->tok;
+    }
     pthread_mutex_unlock(&r->mu);
     return 0;
 }
@@ -87,6 +98,10 @@ static void on_done(void *user, const cove_sched_result *res)
     r->n_out = res->n_generated < MAX_PROMPT ? res->n_generated : MAX_PROMPT;
     memcpy(r->out, res->tokens, (size_t)r->n_out * sizeof(int32_t));
     r->t_last_done = now_ms();
+    if (r->done++ == 0) {
+        r->t_first_done = r->t_last_done;
+        r->tok_first_done = r->tok;
+    }
     r->pending--;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
@@ -117,7 +132,14 @@ static int32_t tokenize(const cove_model *m, const char *text, int add_bos, int3
 
 /* ---- 1. concurrent streams ---- */
 
-static double streams(const cove_model *m, int32_t n, int32_t threads, int32_t n_predict)
+/*
+ * n concurrent streams: tokens/s while all n decode (from the last stream's first token to
+ * the first stream's end: the prompts of later streams, prefilled between decode steps, fall
+ * outside), into *steady; the return value counts every generated token from the first one to
+ * the last request's end.
+ */
+static double streams(const cove_model *m, int32_t n, int32_t threads, int32_t n_predict,
+                      double *steady)
 {
     static const char *const topics[] = {"the sea", "a red fox", "old trains", "rain",
                                          "a garden", "the moon", "bread", "mountains"};
@@ -128,6 +150,8 @@ static double streams(const cove_model *m, int32_t n, int32_t threads, int32_t n
     int32_t np[MAX_STREAMS];
     run r;
     run_init(&r, n);
+    r.streams = n;
+    *steady = -1;
     for (int32_t i = 0; i < n; i++) {
         char text[128];
         snprintf(text, sizeof text, "Write a short story number %d about %s.", i + 1,
@@ -148,7 +172,9 @@ static double streams(const cove_model *m, int32_t n, int32_t threads, int32_t n
     }
     run_wait(&r);
     cove_sched_free(s);
-    double ms = r.t_last_done - r.t_first_token;
+    double ms = r.t_last_done - r.t_first_token, win = r.t_first_done - r.t_all;
+    if (!r.failed && win > 0 && r.tok_first_done > r.tok_all)
+        *steady = (double)(r.tok_first_done - r.tok_all) / (win / 1e3);
     return r.failed || ms <= 0 ? -1 : (double)r.generated / (ms / 1e3);
 }
 
@@ -277,24 +303,24 @@ int main(int argc, char **argv)
     }
     printf("%s, %d threads (0: all cores), %d tokens per stream\n\n", argv[1], threads,
            n_predict);
-    printf("| streams | decode tokens/s (all streams) | per stream | vs 1 stream | "
-           "engine alone: tokens/s of one decode over N sequences |\n");
-    printf("|--------:|------------------------------:|-----------:|------------:|"
-           "------:|\n");
+    printf("| streams | decode tok/s, all streams decoding | per stream | vs 1 stream | "
+           "first token to last end, tok/s | engine alone: one decode over N sequences, tok/s |\n");
+    printf("|--------:|------:|------:|------:|------:|------:|\n");
     const int32_t counts[4] = {1, 4, 8, 16};
     double one = 0;
     for (int i = 0; i < 4; i++) {
-        double tps = 0, raw = 0;
+        double tps = 0, all = 0, raw = 0;
         for (int32_t r = 0; r < reps; r++) {
-            double t = streams(m, counts[i], threads, n_predict);
+            double st, t = streams(m, counts[i], threads, n_predict, &st);
             double e = engine_only(m, counts[i], threads, n_predict);
-            tps = t > tps ? t : tps;
+            tps = st > tps ? st : tps;
+            all = t > all ? t : all;
             raw = e > raw ? e : raw;
         }
         if (i == 0)
             one = tps;
-        printf("| %d | %.1f | %.1f | %.2fx | %.1f |\n", counts[i], tps, tps / counts[i],
-               one > 0 ? tps / one : 0, raw);
+        printf("| %d | %.1f | %.1f | %.2fx | %.1f | %.1f |\n", counts[i], tps, tps / counts[i],
+               one > 0 ? tps / one : 0, all, raw);
         fflush(stdout);
     }
     if (steps <= 0) {
