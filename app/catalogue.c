@@ -656,10 +656,5 @@ int cove_cli_load_model(const char *cmd, const char *model, const char *default_
             return cli_fail(cmd, "%s", cove_error_msg(&err));
         model = path;
     }
-    int rc = cove_cli_check_signed(cmd, model);
-    if (rc != COVE_EXIT_OK)
-        return rc;
-    if (cove_model_load(model, cove_model_default_params(), out, &err) != COVE_OK)
-        return cli_fail(cmd, "%s: %s", model, cove_error_msg(&err));
-    return COVE_EXIT_OK;
+    return cove_cli_model_load(cmd, model, cove_model_default_params(), out);
 }

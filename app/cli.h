@@ -8,6 +8,7 @@
 #ifndef COVE_APP_CLI_H
 #define COVE_APP_CLI_H
 
+#include "cove/engine.h"
 #include "cove/status.h"
 
 enum { COVE_EXIT_OK = 0, COVE_EXIT_ERROR = 1, COVE_EXIT_USAGE = 2 };
@@ -69,13 +70,23 @@ int cove_cmd_plugin_host(int argc, char **argv); /* trust.c */
 
 /*
  * trust.c. cove_cli_take_trust_args removes "--require-signed KEYS" from argv (setting
- * COVE_REQUIRE_SIGNED=KEYS); returns -1 to go on or an exit code. cove_cli_check_signed
- * returns COVE_EXIT_OK when no signature is required or model_path's manifest is signed
- * by a trusted key, else prints why and returns COVE_EXIT_ERROR. cove_cli_log_sandbox
- * logs what the kernel's sandbox offers (a warning when Landlock is missing).
+ * COVE_REQUIRE_SIGNED=KEYS); returns -1 to go on or an exit code.
+ * cove_cli_require_signed: COVE_OK when no signature is required or the manifest of each
+ * of the n model paths is signed by a trusted key (the keys loaded once; NULL paths and
+ * repeats skipped), else the first failure in err. cove_cli_check_signed_list and
+ * cove_cli_check_signed: the same as an exit code, printing why (COVE_EXIT_ERROR).
+ * cove_cli_model_load: that check, then cove_model_load (a failure printed as
+ * "cmd: path: why"); *out is the caller's to free. cove_cli_sandbox_line describes what
+ * the kernel's sandbox offers and returns whether it confines files and system calls;
+ * cove_cli_log_sandbox logs that line (a warning when Landlock is missing).
  */
 int cove_cli_take_trust_args(int *argc, char **argv);
+cove_status cove_cli_require_signed(const char *cmd, const char *const *paths, size_t n,
+                                    cove_error *err);
+int cove_cli_check_signed_list(const char *cmd, const char *const *paths, size_t n);
 int cove_cli_check_signed(const char *cmd, const char *model_path);
+int cove_cli_model_load(const char *cmd, const char *path, cove_model_params mp, cove_model **out);
+int cove_cli_sandbox_line(char *line, size_t n);
 void cove_cli_log_sandbox(int accept_weak);
 
 #endif

@@ -34,8 +34,8 @@ typedef struct ask_opts {
 static void usage(void)
 {
     printf("usage: cove ask [-m MODEL] [--kb DB] [--root DIR]... [--session ID] [--trace]\n"
-           "                [--audit FILE] [--agent CONFIG] [--plugin MANIFEST --trust KEYS]\n"
-           "                [--accept-weak-sandbox] REQUEST\n\n"
+           "                [--audit FILE] [--agent CONFIG] [--plugin MANIFEST]... [--trust KEYS]\n"
+           "                [--accept-weak-sandbox] [--require-signed KEYS] REQUEST\n\n"
            "Answers REQUEST with an agent that plans, calls tools (knowledge base, files,\n"
            "calculator, clock, notes, devices) and answers with citations.\n\n"
            "  -m MODEL         GGUF model (default: the agent config's, else the catalogue's\n"
@@ -197,9 +197,8 @@ static int build_config(struct cove_agent_config *cfg, const ask_opts *o)
     if (o->accept_weak)
         cfg->accept_weak_sandbox = 1;
     cove_cli_log_sandbox(cfg->accept_weak_sandbox);
-    if (!cfg->remote_url && cove_cli_check_signed(CMD, cfg->model) != COVE_EXIT_OK)
-        return COVE_EXIT_ERROR;
-    return cove_cli_check_signed(CMD, cfg->embed_model) != COVE_EXIT_OK ? COVE_EXIT_ERROR : 0;
+    const char *models[2] = {cfg->remote_url ? NULL : cfg->model, cfg->embed_model};
+    return cove_cli_check_signed_list(CMD, models, 2) != COVE_EXIT_OK ? COVE_EXIT_ERROR : 0;
 }
 
 /* --trace: one JSON object per step. */

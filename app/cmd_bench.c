@@ -403,15 +403,12 @@ int cove_cmd_bench(int argc, char **argv)
 {
     bench_opts o;
     bench_result res[MAX_THREAD_COUNTS];
-    cove_error err = {0};
     cove_model *m = NULL;
     int rc = parse_args(&o, argc, argv);
     if (rc >= 0)
         return rc;
-    if (cove_cli_check_signed(CMD, o.model) != COVE_EXIT_OK)
+    if (cove_cli_model_load(CMD, o.model, cove_model_default_params(), &m) != COVE_EXIT_OK)
         return COVE_EXIT_ERROR;
-    if (cove_model_load(o.model, cove_model_default_params(), &m, &err) != COVE_OK)
-        return cli_fail(CMD, "%s: %s", o.model, cove_error_msg(&err));
     long n_toks = o.p > o.n ? o.p : o.n;
     int32_t *toks = cove_malloc((size_t)n_toks * sizeof *toks);
     rc = toks ? 0 : cli_fail(CMD, "out of memory");

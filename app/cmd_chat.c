@@ -218,10 +218,8 @@ static int load_template(chat *c, const char *path)
 static int chat_setup(chat *c, const chat_opts *o, const char *path)
 {
     cove_error err = {0};
-    if (cove_cli_check_signed(CMD, path) != COVE_EXIT_OK)
+    if (cove_cli_model_load(CMD, path, cove_model_default_params(), &c->model) != COVE_EXIT_OK)
         return COVE_EXIT_ERROR;
-    if (cove_model_load(path, cove_model_default_params(), &c->model, &err) != COVE_OK)
-        return cli_fail(CMD, "%s: %s", path, cove_error_msg(&err));
     cove_context_params cp = cove_context_default_params();
     cp.n_ctx = (int32_t)o->n_ctx;
     cp.n_threads = (int32_t)o->n_threads;

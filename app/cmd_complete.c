@@ -254,10 +254,8 @@ static int run_setup(complete_run *r, const complete_opts *o)
 {
     cove_error err = {0};
     double t0 = now_s();
-    if (cove_cli_check_signed(CMD, o->model) != COVE_EXIT_OK)
+    if (cove_cli_model_load(CMD, o->model, cove_model_default_params(), &r->model) != COVE_EXIT_OK)
         return COVE_EXIT_ERROR;
-    if (cove_model_load(o->model, cove_model_default_params(), &r->model, &err) != COVE_OK)
-        return cli_fail(CMD, "%s: %s", o->model, cove_error_msg(&err));
     cove_context_params cp = cove_context_default_params();
     cp.n_ctx = (int32_t)o->n_ctx;
     cp.n_threads = (int32_t)o->n_threads;

@@ -13,6 +13,7 @@
 
 #include "agent/agent.h"
 #include "audit/audit.h"
+#include "base/alloc.h"
 #include "base/limits.h"
 #include "catalogue.h"
 #include "cli.h"
@@ -211,26 +212,27 @@ static int serve(serve_opts *o)
     return COVE_EXIT_OK;
 }
 
-/* --require-signed: the model, the embedder and every agent's model must be signed. */
+/* --require-signed: the model, the embedder and every agent's models must be signed (each
+ * distinct file hashed once, the keys loaded once). */
 static int check_models(const serve_opts *o)
 {
-    int rc = cove_cli_check_signed(CMD, o->p.model_path);
-    if (rc == COVE_EXIT_OK)
-        rc = cove_cli_check_signed(CMD, o->p.embed_model_path);
-    for (size_t i = 0; rc == COVE_EXIT_OK && i < o->p.n_agents; i++) {
-        if (!o->agent_configs[i])
-            continue;
-        struct cove_agent_config cfg;
-        cove_agent_config_init(&cfg);
+    struct cove_agent_config *cfg = cove_calloc(o->p.n_agents + 1, sizeof *cfg);
+    const char *paths[2 + 2 * COVE_SERVER_MAX_AGENTS] = {o->p.model_path, o->p.embed_model_path};
+    size_t n = 2, loaded = 0;
+    int rc = cfg ? COVE_EXIT_OK : cli_fail(CMD, "out of memory");
+    for (; rc == COVE_EXIT_OK && loaded < o->p.n_agents; loaded++) {
         cove_error err = {0};
-        if (cove_agent_config_load(&cfg, o->agent_configs[i], &err) != COVE_OK)
+        cove_agent_config_init(&cfg[loaded]);
+        if (cove_agent_config_load(&cfg[loaded], o->agent_configs[loaded], &err) != COVE_OK)
             rc = cli_fail(CMD, "%s", cove_error_msg(&err));
-        if (rc == COVE_EXIT_OK && !cfg.remote_url)
-            rc = cove_cli_check_signed(CMD, cfg.model);
-        if (rc == COVE_EXIT_OK)
-            rc = cove_cli_check_signed(CMD, cfg.embed_model);
-        cove_agent_config_release(&cfg);
+        paths[n++] = cfg[loaded].remote_url ? NULL : cfg[loaded].model;
+        paths[n++] = cfg[loaded].embed_model;
     }
+    if (rc == COVE_EXIT_OK)
+        rc = cove_cli_check_signed_list(CMD, paths, n);
+    for (size_t i = 0; i < loaded; i++)
+        cove_agent_config_release(&cfg[i]);
+    cove_free(cfg);
     return rc;
 }
 

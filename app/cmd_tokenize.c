@@ -105,11 +105,8 @@ int cove_cmd_tokenize(int argc, char **argv)
     cove_model_params mp = cove_model_default_params();
     mp.vocab_only = 1;
     cove_model *m = NULL;
-    cove_error err = {0};
-    if (cove_cli_check_signed(CMD, model) != COVE_EXIT_OK)
+    if (cove_cli_model_load(CMD, model, mp, &m) != COVE_EXIT_OK)
         return COVE_EXIT_ERROR;
-    if (cove_model_load(model, mp, &m, &err) != COVE_OK)
-        return cli_fail(CMD, "%s: %s", model, cove_error_msg(&err));
     char *data = NULL;
     size_t len = text ? strlen(text) : 0;
     int rc = file ? read_file(file, &data, &len) : 0;

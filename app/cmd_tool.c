@@ -151,8 +151,8 @@ static cove_status open_world(tool_world *w, const tool_opts *o, cove_error *err
         kp.read_only = 1;
         st = cove_kb_open(o->kb, kp, &w->kb, err);
     }
-    if (st == COVE_OK && o->embed && cove_cli_check_signed(CMD, o->embed) != COVE_EXIT_OK)
-        st = cove_error_set(err, COVE_ERR_PERMISSION, "%s: not signed by a trusted key", o->embed);
+    if (st == COVE_OK && o->embed)
+        st = cove_cli_require_signed(CMD, &o->embed, 1, err);
     if (st == COVE_OK && o->embed) {
         st = cove_model_load(o->embed, cove_model_default_params(), &w->emodel, err);
         cove_embed_params ep = cove_embed_default_params();

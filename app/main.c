@@ -9,7 +9,6 @@
 
 #include "base/log.h"
 #include "cli.h"
-#include "sandbox/sandbox.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -104,10 +103,9 @@ static int cmd_version(int argc, char **argv)
     if (argc > 1)
         return cli_usage_error("version", "takes no arguments");
     printf("cove %s\n", COVE_VERSION);
-    struct cove_sandbox_caps caps;
     char line[256];
-    cove_sandbox_probe(&caps);
-    printf("sandbox: %s\n", cove_sandbox_caps_describe(&caps, line, sizeof line));
+    cove_cli_sandbox_line(line, sizeof line);
+    printf("sandbox: %s\n", line);
     return COVE_EXIT_OK;
 }
 

@@ -47,30 +47,64 @@ int cove_cli_take_trust_args(int *argc, char **argv)
     return -1;
 }
 
-int cove_cli_check_signed(const char *cmd, const char *model_path)
+cove_status cove_cli_require_signed(const char *cmd, const char *const *paths, size_t n,
+                                    cove_error *err)
 {
     const char *keys = getenv(REQUIRE_ENV);
-    if (!keys || !*keys || !model_path)
-        return COVE_EXIT_OK;
-    cove_error err = {0};
+    if (!keys || !*keys)
+        return COVE_OK;
     cove_audit_trust *trust = NULL;
-    cove_status st = cove_audit_trust_load(keys, &trust, &err);
-    if (st == COVE_OK)
-        st = cove_audit_require_signed_model(model_path, trust, &err);
+    cove_status st = cove_audit_trust_load(keys, &trust, err);
+    for (size_t i = 0; st == COVE_OK && i < n; i++) {
+        size_t j = 0;
+        while (paths[i] && j < i && !(paths[j] && strcmp(paths[j], paths[i]) == 0))
+            j++;
+        if (!paths[i] || j < i) /* none, or checked already */
+            continue;
+        st = cove_audit_require_signed_model(paths[i], trust, err);
+        if (st == COVE_OK)
+            cove_log_info("%s: signed model %s", cmd, paths[i]);
+    }
     cove_audit_trust_free(trust);
-    if (st != COVE_OK)
+    return st;
+}
+
+int cove_cli_check_signed_list(const char *cmd, const char *const *paths, size_t n)
+{
+    cove_error err = {0};
+    if (cove_cli_require_signed(cmd, paths, n, &err) != COVE_OK)
         return cli_fail(cmd, "%s", cove_error_msg(&err));
-    cove_log_info("%s: signed model %s", cmd, model_path);
     return COVE_EXIT_OK;
+}
+
+int cove_cli_check_signed(const char *cmd, const char *model_path)
+{
+    return cove_cli_check_signed_list(cmd, &model_path, 1);
+}
+
+int cove_cli_model_load(const char *cmd, const char *path, cove_model_params mp, cove_model **out)
+{
+    cove_error err = {0};
+    *out = NULL;
+    if (cove_cli_check_signed(cmd, path) != COVE_EXIT_OK)
+        return COVE_EXIT_ERROR;
+    if (cove_model_load(path, mp, out, &err) != COVE_OK)
+        return cli_fail(cmd, "%s: %s", path, cove_error_msg(&err));
+    return COVE_EXIT_OK;
+}
+
+int cove_cli_sandbox_line(char *line, size_t n)
+{
+    struct cove_sandbox_caps caps;
+    cove_sandbox_probe(&caps);
+    cove_sandbox_caps_describe(&caps, line, n);
+    return caps.landlock_abi > 0 && caps.seccomp_filter;
 }
 
 void cove_cli_log_sandbox(int accept_weak)
 {
-    struct cove_sandbox_caps caps;
     char line[256];
-    cove_sandbox_probe(&caps);
-    cove_sandbox_caps_describe(&caps, line, sizeof line);
-    if (caps.landlock_abi > 0 && caps.seccomp_filter)
+    if (cove_cli_sandbox_line(line, sizeof line))
         cove_log_info("sandbox: %s", line);
     else if (accept_weak)
         cove_log_warn("sandbox: %s; weak mode accepted: file tools, plugins and pdftotext "

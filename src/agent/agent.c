@@ -66,11 +66,11 @@ static cove_status put_object(struct cove_buf *b, const json_t *doc)
     return st == COVE_OK ? cove_buf_append_byte(b, ')') : st;
 }
 
-/* The arguments of a tool from its schema, each alternative of an anyOf in turn (the
- * full schema is enforced by the plan grammar; the model needs names and kinds). */
-static cove_status put_signature(struct cove_buf *b, const char *schema)
+/* The arguments of a tool from its parsed schema (borrowed from the registry), each
+ * alternative of an anyOf in turn (the full schema is enforced by the plan grammar; the
+ * model needs names and kinds). */
+static cove_status put_signature(struct cove_buf *b, const json_t *doc)
 {
-    json_t *doc = json_loads(schema, 0, NULL);
     const json_t *any = json_object_get(doc, "anyOf");
     cove_status st = any ? COVE_OK : put_object(b, doc);
     for (size_t i = 0; st == COVE_OK && i < json_array_size(any); i++) {
@@ -78,21 +78,30 @@ static cove_status put_signature(struct cove_buf *b, const char *schema)
         if (st == COVE_OK)
             st = put_object(b, json_array_get(any, i));
     }
-    json_decref(doc);
     return st;
+}
+
+int agent_example_split(const char *example, const char **args)
+{
+    const char *arrow = example ? strstr(example, " -> ") : NULL;
+    if (!arrow)
+        return -1;
+    if (args)
+        *args = arrow + 4;
+    return (int)(arrow - example);
 }
 
 /* A tool's example ("REQUEST -> ARGUMENTS") as the first step the model should write for
  * that request, under the tool's line; nothing when the tool has none. */
 static cove_status put_example(struct cove_buf *b, const struct cove_agent_tool_def *d)
 {
-    const char *arrow = d->example ? strstr(d->example, " -> ") : NULL;
-    if (!arrow)
+    const char *args;
+    int n = agent_example_split(d->example, &args);
+    if (n < 0)
         return COVE_OK;
-    int n = (int)(arrow - d->example);
     return cove_buf_appendf(b, "  Request: %.*s\n  {\"action\": \"%s\", \"thought\": \"%.*s\", "
                             "\"arguments\": %s}\n", n, d->example, d->name, n, d->example,
-                            arrow + 4);
+                            args);
 }
 
 /* The tool list: name, arguments, description and example of each tool. */
@@ -103,7 +112,7 @@ static cove_status put_tools(cove_agent *a, struct cove_buf *b)
         const struct cove_agent_tool_def *d = cove_agent_registry_get(a->reg, i);
         st = cove_buf_appendf(b, "- %s", d->name);
         if (st == COVE_OK)
-            st = put_signature(b, d->schema);
+            st = put_signature(b, cove_agent_registry_schema(a->reg, i));
         if (st == COVE_OK)
             st = cove_buf_appendf(b, ": %s\n", d->description);
         if (st == COVE_OK)

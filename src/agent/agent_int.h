@@ -104,6 +104,13 @@ struct cove_agent {
     size_t n_base;
 };
 
+/*
+ * Split a tool's example "REQUEST -> ARGUMENTS" (cove_agent_tool_def.example): returns the
+ * length of REQUEST and points *args (when args is not NULL) at ARGUMENTS, inside example;
+ * -1 when example is NULL or has no " -> ".
+ */
+int agent_example_split(const char *example, const char **args);
+
 /* Build the system prompt (instructions and tools) into a->system. */
 cove_status agent_build_system(cove_agent *a, cove_error *err);
 

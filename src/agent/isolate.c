@@ -98,13 +98,13 @@ static cove_status get_frame(const struct cove_buf *b, struct cove_agent_obs *ob
         if (!(q = take(&p, end, sizeof il)))
             goto bad;
         memcpy(&il, q, sizeof il);
-        if (il >= COVE_MAX_PATH + 300 || !(id = take(&p, end, il)) ||
+        if (il >= COVE_AGENT_MAX_SOURCE_ID || !(id = take(&p, end, il)) ||
             !(q = take(&p, end, sizeof xl)))
             goto bad;
         memcpy(&xl, q, sizeof xl);
         if (!(tx = take(&p, end, xl)))
             goto bad;
-        char idz[COVE_MAX_PATH + 300];
+        char idz[COVE_AGENT_MAX_SOURCE_ID];
         memcpy(idz, id, il);
         idz[il] = '\0';
         cove_status st = cove_agent_obs_add_source(obs, idz, tx, xl);
@@ -115,6 +115,17 @@ static cove_status get_frame(const struct cove_buf *b, struct cove_agent_obs *ob
         return COVE_OK;
 bad:
     return cove_error_set(err, COVE_ERR_FORMAT, "sandboxed tool returned a malformed result");
+}
+
+void cove_agent_sandbox_limits(struct cove_sandbox_policy *p, int32_t timeout_ms,
+                               const struct cove_agent_env *env)
+{
+    int32_t ms = timeout_ms > 0 ? timeout_ms : COVE_AGENT_DEFAULT_TIMEOUT_MS;
+    p->timeout_ms = (uint32_t)ms;
+    p->cpu_seconds = (uint64_t)ms / 1000u + 1u;
+    p->max_output = COVE_AGENT_MAX_SANDBOX_RESULT;
+    p->accept_weak = env->sandbox_accept_weak;
+    p->without_landlock = env->sandbox_without_landlock;
 }
 
 /* Address space the child may use: what the fork inherits plus a margin. */
@@ -144,13 +155,8 @@ static cove_status tool_policy(const struct cove_agent_tool_def *def,
         if (st == COVE_OK && p->n_keep_fds < COVE_SANDBOX_MAX_KEEP_FDS)
             p->keep_fds[p->n_keep_fds++] = env->roots[i].fd;
     }
-    int32_t ms = def->limits.timeout_ms > 0 ? def->limits.timeout_ms : 10000;
-    p->timeout_ms = (uint32_t)ms;
-    p->cpu_seconds = (uint64_t)ms / 1000u + 1u;
+    cove_agent_sandbox_limits(p, def->limits.timeout_ms, env);
     p->address_space = child_address_space();
-    p->max_output = COVE_AGENT_MAX_SANDBOX_RESULT;
-    p->accept_weak = env->sandbox_accept_weak;
-    p->without_landlock = env->sandbox_without_landlock;
     return st;
 }
 

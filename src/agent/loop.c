@@ -366,7 +366,6 @@ static cove_status on_ask(struct run *r, struct agent_plan *p, struct cove_agent
  * the full grammar after that prefix. Greedy sampling would pick by the first token alone.
  */
 #define PLAN_START "{\"action\":\""
-#define COVE_AGENT_CAL_LEN 240 /* bytes of one calibration request */
 
 /*
  * The requests an action's calibration score is averaged over: one that asks nothing and
@@ -374,16 +373,16 @@ static cove_status on_ask(struct run *r, struct agent_plan *p, struct cove_agent
  * alone, a tool whose name is unlikely when nothing is asked (a search) would win almost
  * any real request. Writes up to cap requests into req; returns their number.
  */
-static size_t calibration_requests(const cove_agent *a, char (*req)[COVE_AGENT_CAL_LEN],
+static size_t calibration_requests(const cove_agent *a, char (*req)[COVE_AGENT_MAX_CAL_REQUEST],
                                    size_t cap)
 {
     size_t n = 0;
     snprintf(req[n++], sizeof req[0], "Request: none");
     for (size_t i = 0; n < cap && i < cove_agent_registry_count(a->reg); i++) {
         const char *ex = cove_agent_registry_get(a->reg, i)->example;
-        const char *arrow = ex ? strstr(ex, " -> ") : NULL;
-        if (arrow)
-            snprintf(req[n++], sizeof req[0], "Request: %.*s", (int)(arrow - ex), ex);
+        int len = agent_example_split(ex, NULL);
+        if (len >= 0)
+            snprintf(req[n++], sizeof req[0], "Request: %.*s", len, ex);
     }
     return n;
 }
@@ -405,7 +404,7 @@ static cove_status baselines(struct run *r, const char *const *opts, size_t n, d
     }
     if (a->n_base + m > COVE_AGENT_MAX_TOOLS + 2)
         return cove_error_set(err, COVE_ERR_LIMIT, "agent: too many actions");
-    char req[COVE_AGENT_MAX_TOOLS + 1][COVE_AGENT_CAL_LEN];
+    char req[COVE_AGENT_MAX_TOOLS + 1][COVE_AGENT_MAX_CAL_REQUEST];
     size_t n_req = m ? calibration_requests(a, req, COVE_AGENT_MAX_TOOLS + 1) : 0;
     struct cove_chat_message msgs[2] = {{.role = COVE_CHAT_SYSTEM, .content = a->system},
                                         {.role = COVE_CHAT_USER}};

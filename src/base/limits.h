@@ -136,6 +136,17 @@
 #define COVE_AGENT_MAX_SESSION_ID 64            /* bytes of a session id */
 #define COVE_AGENT_MAX_EXPR 4096                /* bytes of a calculator expression */
 #define COVE_AGENT_MAX_DEVICES 1024             /* devices device_control lists */
+#define COVE_AGENT_MAX_DEVICE_NAME 64           /* bytes of a device name device_control matches */
+#define COVE_AGENT_MAX_ROOT_NAME 256            /* bytes of a root's name (last component),
+                                                   NUL included; longer read:NAME refused */
+#define COVE_AGENT_MAX_SOURCE_ID (COVE_MAX_PATH + 300) /* bytes of a source id ("file:ROOT/PATH"),
+                                                   NUL included, also in a sandboxed result */
+#define COVE_AGENT_MAX_PLUGIN_ROOT_ARG (COVE_MAX_PATH + COVE_AGENT_MAX_ROOT_NAME + 4)
+                                                /* bytes of a plugin's "NAME=PATH" argument */
+#define COVE_AGENT_DEFAULT_TIMEOUT_MS 10000     /* deadline of every plugin call, and of a
+                                                   sandboxed tool call whose tool sets none */
+#define COVE_AGENT_MAX_CAL_REQUEST 240          /* bytes of one calibration request (action
+                                                   scoring: "Request: " and a tool's example) */
 
 /* ---- HTTP server (cove serve) ---- */
 #define COVE_SERVER_MAX_BODY (8u << 20)         /* bytes of one request body (413 beyond) */

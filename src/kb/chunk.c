@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/limits.h"
+#include "base/str.h"
 #include "kb/kb_int.h"
 
 #define HEADING_MAX 512 /* bytes of a heading path kept */
@@ -88,23 +89,10 @@ static cove_status flush(chunker *c)
     return s;
 }
 
-/* Copy src into dst[0..n) (n >= 1), cut at a character boundary when it does not fit. */
-static void copy_cut(char *dst, size_t n, const char *src)
-{
-    size_t len = strlen(src);
-    if (len >= n) {
-        len = n - 1;
-        while (len > 0 && ((unsigned char)src[len] & 0xc0) == 0x80)
-            len--;
-    }
-    memcpy(dst, src, len);
-    dst[len] = '\0';
-}
-
 /* Heading of level lvl: drop deeper ones and rebuild the "a > b > c" path. */
 static void set_heading(chunker *c, int lvl, const char *text)
 {
-    copy_cut(c->heads[lvl - 1], sizeof c->heads[0], text);
+    cove_str_copy(c->heads[lvl - 1], sizeof c->heads[0], text);
     for (int i = lvl; i < 6; i++)
         c->heads[i][0] = '\0';
     c->heading[0] = '\0';
@@ -115,7 +103,7 @@ static void set_heading(chunker *c, int lvl, const char *text)
         if (n)
             snprintf(c->heading + n, sizeof c->heading - n, " > ");
         n = strlen(c->heading);
-        copy_cut(c->heading + n, sizeof c->heading - n, c->heads[i]);
+        cove_str_copy(c->heading + n, sizeof c->heading - n, c->heads[i]);
     }
 }
 

@@ -829,7 +829,7 @@ static int graph_ok(const cove_kb_hnsw *h)
 {
     size_t removed = 0, off = 0;
     for (size_t i = 0; i < h->n; i++) {
-        if (h->level[i] > h->max_level || h->removed[i] > 1 || h->uoff[i] != off)
+        if (h->level[i] > h->max_level || h->removed[i] > 1)
             return 0;
         off += h->level[i];
         removed += h->removed[i];
@@ -904,9 +904,6 @@ cove_status cove_kb_hnsw_load(const uint8_t *data, size_t len, int32_t dim, cove
         size_t off = 0;
         for (size_t i = 0; s == COVE_OK && i < n; off += h->level[i], i++)
             h->uoff[i] = off;
-        for (size_t i = 0; s == COVE_OK && i < n; i++)
-            if (h->level[i] > h->max_level)
-                s = COVE_ERR_FORMAT;
         if (s == COVE_OK && off != h->n_up) /* before any upper list is looked at */
             s = COVE_ERR_FORMAT;
         if (s == COVE_OK && !graph_ok(h))

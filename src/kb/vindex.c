@@ -130,21 +130,18 @@ cove_status cove_kb_vindex_append(cove_kb_vindex *v, const cove_kb_vindex *src, 
 {
     if (!v || !src || i >= src->n || src->dim != v->dim)
         return COVE_ERR_INVALID_ARG;
+    const int8_t *q = src->q8 + i * (size_t)src->stride;
+    if (!src->keep_f32) /* its values are in [-127, 127] already: they stay as they are */
+        return cove_kb_vindex_add_q8(v, src->ids[i], q, src->scale[i]);
     cove_status st = grow(v);
     if (st != COVE_OK)
         return st;
-    memcpy(v->q8 + v->n * (size_t)v->stride, src->q8 + i * (size_t)src->stride,
-           (size_t)v->stride);
+    memcpy(v->q8 + v->n * (size_t)v->stride, q, (size_t)v->stride);
     v->scale[v->n] = src->scale[i];
     v->ids[v->n] = src->ids[i];
-    if (v->keep_f32) {
-        float *dst = v->f32 + v->n * (size_t)v->dim;
-        if (src->keep_f32)
-            memcpy(dst, src->f32 + i * (size_t)v->dim, (size_t)v->dim * sizeof *dst);
-        else
-            for (int32_t j = 0; j < v->dim; j++)
-                dst[j] = (float)src->q8[i * (size_t)src->stride + (size_t)j] * src->scale[i];
-    }
+    if (v->keep_f32)
+        memcpy(v->f32 + v->n * (size_t)v->dim, src->f32 + i * (size_t)v->dim,
+               (size_t)v->dim * sizeof *v->f32);
     v->n++;
     return COVE_OK;
 }

@@ -11,7 +11,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/alloc.h"
 #include "base/limits.h"
@@ -191,6 +190,40 @@ static int client_error(cove_status st)
     return st == COVE_ERR_INVALID_ARG || st == COVE_ERR_LIMIT;
 }
 
+/* Make agent a on first use (its mutex held). */
+static cove_status agent_ready(srv_agent *a, cove_error *err)
+{
+    return a->agent ? COVE_OK : cove_agent_create(&a->cfg, NULL, &a->agent, err);
+}
+
+/* The reply when agent_ready failed with err. */
+static struct MHD_Response *reply_cannot_start(srv_conn *c, const srv_agent *a,
+                                               const cove_error *err)
+{
+    return srv_reply_error(c, 500, "agent", NULL, "agent '%s' cannot start: %s", a->name,
+                           cove_error_msg(err));
+}
+
+/*
+ * Run `request` on agent a (made, its mutex held) into *res, stepping through step(user),
+ * and write the final answer or the error into the audit log under tenant and rid. *res
+ * needs cove_agent_response_release when COVE_OK is returned.
+ */
+static cove_status run_audited(cove_server *s, srv_agent *a, const char *tenant,
+                               const char *rid, const char *request, const char *session_id,
+                               cove_agent_step_fn step, void *user,
+                               struct cove_agent_response *res, cove_error *err)
+{
+    cove_agent_set_audit(a->agent, s->audit);
+    memset(res, 0, sizeof *res);
+    cove_status st = cove_agent_run(a->agent, request, session_id, step, user, res, err);
+    if (st == COVE_OK)
+        srv_audit(s, COVE_AUDIT_FINAL_ANSWER, tenant, rid, NULL, res->answer ? res->answer : "");
+    else
+        srv_audit(s, COVE_AUDIT_ERROR, tenant, rid, NULL, cove_error_msg(err));
+    return st;
+}
+
 /* ------------------------------------------------------------ not streamed */
 
 /* Run the request on agent a (its mutex held). */
@@ -198,27 +231,18 @@ static struct MHD_Response *run_locked(srv_conn *c, srv_agent *a,
                                        const struct cove_server_agent_req *r)
 {
     cove_error err = {0};
-    if (!a->agent) {
-        if (cove_agent_create(&a->cfg, NULL, &a->agent, &err) != COVE_OK)
-            return srv_reply_error(c, 500, "agent", NULL, "agent '%s' cannot start: %s",
-                                   a->name, cove_error_msg(&err));
-    }
-    cove_agent_set_audit(a->agent, c->s->audit);
+    if (agent_ready(a, &err) != COVE_OK)
+        return reply_cannot_start(c, a, &err);
     json_t *steps = json_array();
     struct cove_agent_response res;
-    memset(&res, 0, sizeof res);
-    cove_status st = cove_agent_run(a->agent, r->request, r->session_id, on_step, steps, &res,
-                                    &err);
+    cove_status st = run_audited(c->s, a, srv_auth_tenant(c->s->auth, c->tenant), c->rid,
+                                 r->request, r->session_id, on_step, steps, &res, &err);
     if (st != COVE_OK) {
         json_decref(steps);
-        srv_audit(c->s, COVE_AUDIT_ERROR, srv_auth_tenant(c->s->auth, c->tenant), c->rid, NULL,
-                  cove_error_msg(&err));
         if (client_error(st))
             return srv_reply_status(c, &err, "request");
         return srv_reply_error(c, 500, NULL, NULL, "%s", cove_error_msg(&err));
     }
-    srv_audit(c->s, COVE_AUDIT_FINAL_ANSWER, srv_auth_tenant(c->s->auth, c->tenant), c->rid,
-              NULL, res.answer ? res.answer : "");
     json_t *v = agent_json(c->rid, a, &res, steps);
     cove_agent_response_release(&res);
     struct MHD_Response *resp = v ? srv_reply_json(c, 200, v) : NULL;
@@ -284,11 +308,7 @@ static agent_stream *stream_new(srv_conn *c, srv_agent *a,
     if (!as)
         return NULL;
     pthread_mutex_init(&as->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&as->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    srv_cond_init_monotonic(&as->cv);
     cove_buf_init(&as->out, COVE_SERVER_MAX_STREAM_PENDING + COVE_SERVER_MAX_OUTPUT);
     as->s = c->s;
     as->a = a;
@@ -297,9 +317,7 @@ static agent_stream *stream_new(srv_conn *c, srv_agent *a,
     as->request = cove_strdup(r->request);
     as->session_id = r->session_id ? cove_strdup(r->session_id) : NULL;
     as->trace = json_array();
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-    as->fd = ci ? ci->connect_fd : -1;
+    as->fd = srv_conn_fd(c);
     if (!as->request || (r->session_id && !as->session_id) || !as->trace) {
         stream_destroy(as);
         return NULL;
@@ -350,9 +368,7 @@ static json_t *error_json(cove_status st, const char *msg)
 {
     int client = client_error(st);
     return srv_error_json(client ? 400 : 500, client ? "request" : NULL,
-                          st == COVE_ERR_LIMIT ? "limit_exceeded"
-                          : client             ? "invalid_value" : NULL,
-                          msg);
+                          client ? srv_status_code(st) : NULL, msg);
 }
 
 /* The step callback of a streamed run (the run's thread). */
@@ -401,18 +417,10 @@ static void stream_finish(agent_stream *as, cove_status st, const struct cove_ag
 /* The run (the agent's mutex held, the agent made). */
 static void stream_run(agent_stream *as)
 {
-    cove_server *s = as->s;
-    cove_agent_set_audit(as->a->agent, s->audit);
     struct cove_agent_response res;
-    memset(&res, 0, sizeof res);
     cove_error err = {0};
-    cove_status st = cove_agent_run(as->a->agent, as->request, as->session_id, stream_step, as,
-                                    &res, &err);
-    if (st == COVE_OK)
-        srv_audit(s, COVE_AUDIT_FINAL_ANSWER, as->tenant, as->rid, NULL,
-                  res.answer ? res.answer : "");
-    else
-        srv_audit(s, COVE_AUDIT_ERROR, as->tenant, as->rid, NULL, cove_error_msg(&err));
+    cove_status st = run_audited(as->s, as->a, as->tenant, as->rid, as->request,
+                                 as->session_id, stream_step, as, &res, &err);
     stream_finish(as, st, &res, &err);
     if (st == COVE_OK)
         cove_agent_response_release(&res);
@@ -438,7 +446,7 @@ static void *stream_main(void *arg)
         srv_audit(as->s, COVE_AUDIT_ERROR, as->tenant, as->rid, NULL,
                   "cancelled: the client went away before the run");
         stream_set_state(as, STREAM_DONE);
-    } else if (!a->agent && cove_agent_create(&a->cfg, NULL, &a->agent, &as->err) != COVE_OK) {
+    } else if (agent_ready(a, &as->err) != COVE_OK) {
         stream_set_state(as, STREAM_FAILED);
     } else {
         stream_set_state(as, STREAM_RUNNING);
@@ -459,21 +467,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         if (srv_peer_gone(as->fd))
             stream_gone(as);
     }
-    ssize_t n;
-    if (as->gone) {
-        n = MHD_CONTENT_READER_END_WITH_ERROR;
-    } else if (as->out_off == as->out.len) {
-        n = MHD_CONTENT_READER_END_OF_STREAM;
-    } else {
-        size_t k = as->out.len - as->out_off < max ? as->out.len - as->out_off : max;
-        memcpy(buf, as->out.data + as->out_off, k);
-        as->out_off += k;
-        if (as->out_off == as->out.len) {
-            cove_buf_reset(&as->out);
-            as->out_off = 0;
-        }
-        n = (ssize_t)k;
-    }
+    ssize_t n = srv_sse_take(&as->out, &as->out_off, as->gone, buf, max);
     pthread_mutex_unlock(&as->mu);
     return n;
 }
@@ -488,20 +482,6 @@ static void stream_free(void *cls)
     pthread_mutex_unlock(&as->mu);
     pthread_join(as->thread, NULL);
     stream_destroy(as);
-}
-
-static struct MHD_Response *stream_response(srv_conn *c, agent_stream *as)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, as, stream_free);
-    if (!r) {
-        stream_free(as);
-        return NULL;
-    }
-    MHD_add_response_header(r, "Content-Type", "text/event-stream");
-    MHD_add_response_header(r, "Cache-Control", "no-cache");
-    c->status = 200;
-    return r;
 }
 
 /* Start the run on its thread and wait until it has the agent (watching the client). */
@@ -525,12 +505,11 @@ static struct MHD_Response *run_streamed(srv_conn *c, srv_agent *a,
     int gone = as->gone;
     pthread_mutex_unlock(&as->mu);
     if (state != STREAM_FAILED && !gone)
-        return stream_response(c, as);
+        return srv_sse_response(c, stream_reader, stream_free, as);
     pthread_join(as->thread, NULL);
     struct MHD_Response *resp = NULL; /* gone: the client left first */
     if (state == STREAM_FAILED)
-        resp = srv_reply_error(c, 500, "agent", NULL, "agent '%s' cannot start: %s", a->name,
-                               cove_error_msg(&as->err));
+        resp = reply_cannot_start(c, a, &as->err);
     stream_destroy(as);
     return resp;
 }

@@ -50,11 +50,7 @@ static srv_job *job_new(srv_conn *c, const srv_job_spec *spec)
     if (!j)
         return NULL;
     pthread_mutex_init(&j->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&j->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    srv_cond_init_monotonic(&j->cv);
     j->refs = 2;
     j->s = c->s;
     j->spec = *spec;
@@ -67,9 +63,7 @@ static srv_job *job_new(srv_conn *c, const srv_job_spec *spec)
     cove_buf_init(&j->held, COVE_SERVER_MAX_OUTPUT);
     if (spec->n_logprobs || spec->want_logprobs)
         j->logprobs = json_array();
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-    j->fd = ci ? ci->connect_fd : -1;
+    j->fd = srv_conn_fd(c);
     return j;
 }
 
@@ -146,10 +140,51 @@ void srv_poll_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
     pthread_cond_timedwait(cv, mu, &ts);
 }
 
-/* Wait (mu held) for news for at most SRV_POLL_MS. */
-static void wait_a_moment(srv_job *j)
+void srv_cond_init_monotonic(pthread_cond_t *cv)
 {
-    srv_poll_wait(&j->cv, &j->mu);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+int srv_conn_fd(srv_conn *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+ssize_t srv_sse_take(struct cove_buf *out, size_t *off, int gone, char *buf, size_t max)
+{
+    if (gone)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (*off == out->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t k = out->len - *off < max ? out->len - *off : max;
+    memcpy(buf, out->data + *off, k);
+    *off += k;
+    if (*off == out->len) {
+        cove_buf_reset(out);
+        *off = 0;
+    }
+    return (ssize_t)k;
+}
+
+struct MHD_Response *srv_sse_response(srv_conn *c, MHD_ContentReaderCallback reader,
+                                      MHD_ContentReaderFreeCallback free_cb, void *cls)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, cls, free_cb);
+    if (!r) {
+        free_cb(cls);
+        return NULL;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    c->status = 200;
+    return r;
 }
 
 /* The client went away (mu held): cancel the generation, once. */
@@ -169,7 +204,7 @@ static int wait_done(srv_job *j)
 {
     pthread_mutex_lock(&j->mu);
     while (!j->done) {
-        wait_a_moment(j);
+        srv_poll_wait(&j->cv, &j->mu);
         if (!j->done && srv_peer_gone(j->fd)) {
             client_gone(j);
             break;
@@ -185,25 +220,11 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     srv_job *j = cls;
     pthread_mutex_lock(&j->mu);
     while (j->out_off == j->out.len && !j->done && !j->gone) {
-        wait_a_moment(j);
+        srv_poll_wait(&j->cv, &j->mu);
         if (srv_peer_gone(j->fd))
             client_gone(j);
     }
-    ssize_t n;
-    if (j->gone) {
-        n = MHD_CONTENT_READER_END_WITH_ERROR;
-    } else if (j->out_off == j->out.len) {
-        n = MHD_CONTENT_READER_END_OF_STREAM;
-    } else {
-        size_t k = j->out.len - j->out_off < max ? j->out.len - j->out_off : max;
-        memcpy(buf, j->out.data + j->out_off, k);
-        j->out_off += k;
-        if (j->out_off == j->out.len) {
-            cove_buf_reset(&j->out);
-            j->out_off = 0;
-        }
-        n = (ssize_t)k;
-    }
+    ssize_t n = srv_sse_take(&j->out, &j->out_off, j->gone, buf, max);
     pthread_mutex_unlock(&j->mu);
     return n;
 }
@@ -262,20 +283,6 @@ static struct MHD_Response *submit_failed(srv_conn *c, const cove_error *err)
     return srv_reply_status(c, err, NULL);
 }
 
-static struct MHD_Response *stream_response(srv_conn *c, srv_job *j)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, j, stream_free);
-    if (!r) {
-        stream_free(j);
-        return NULL;
-    }
-    MHD_add_response_header(r, "Content-Type", "text/event-stream");
-    MHD_add_response_header(r, "Cache-Control", "no-cache");
-    c->status = 200;
-    return r;
-}
-
 struct MHD_Response *srv_job_run(srv_conn *c, const srv_job_spec *spec)
 {
     srv_job *j = job_new(c, spec);
@@ -299,7 +306,7 @@ struct MHD_Response *srv_job_run(srv_conn *c, const srv_job_spec *spec)
         return submit_failed(c, &err);
     }
     if (spec->stream)
-        return stream_response(c, j);
+        return srv_sse_response(c, stream_reader, stream_free, j);
     struct MHD_Response *r = NULL;
     if (wait_done(j) == 0) {
         r = srv_job_reply(c, j);

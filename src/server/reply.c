@@ -98,7 +98,7 @@ static unsigned status_http(cove_status st)
     }
 }
 
-static const char *status_code(cove_status st)
+const char *srv_status_code(cove_status st)
 {
     switch (st) {
     case COVE_ERR_UNSUPPORTED: return "unsupported_parameter";
@@ -111,6 +111,6 @@ static const char *status_code(cove_status st)
 
 struct MHD_Response *srv_reply_status(srv_conn *c, const cove_error *err, const char *param)
 {
-    return srv_reply_error(c, status_http(err->status), param, status_code(err->status), "%s",
-                           cove_error_msg(err));
+    return srv_reply_error(c, status_http(err->status), param, srv_status_code(err->status),
+                           "%s", cove_error_msg(err));
 }

@@ -195,6 +195,10 @@ struct MHD_Response *srv_reply_error(srv_conn *c, unsigned status, const char *p
 /* The JSON of such an error (for an SSE error event); NULL only when out of memory. */
 json_t *srv_error_json(unsigned status, const char *param, const char *code, const char *msg);
 
+/* The OpenAI error code of status st ("invalid_value", "limit_exceeded",
+ * "unsupported_parameter"), or NULL for a status without one. Static text. */
+const char *srv_status_code(cove_status st);
+
 /* The error reply for a failed parse or check: the HTTP status of `err->status`. */
 struct MHD_Response *srv_reply_status(srv_conn *c, const cove_error *err, const char *param);
 
@@ -238,6 +242,19 @@ struct MHD_Response *srv_job_run(srv_conn *c, const srv_job_spec *spec);
 int srv_peer_gone(int fd);
 /* Wait on cv (made with CLOCK_MONOTONIC; mu held) for news, at most 100 ms. */
 void srv_poll_wait(pthread_cond_t *cv, pthread_mutex_t *mu);
+/* Initialise cv on CLOCK_MONOTONIC (as srv_poll_wait needs). */
+void srv_cond_init_monotonic(pthread_cond_t *cv);
+/* The socket of connection c, or -1 when libmicrohttpd does not tell. */
+int srv_conn_fd(srv_conn *c);
+/* The body of an SSE reader callback once it has stopped waiting (its mutex held): with
+ * the client gone, MHD_CONTENT_READER_END_WITH_ERROR; with nothing left in out from *off,
+ * MHD_CONTENT_READER_END_OF_STREAM; else up to max bytes of it copied into buf, *off moved
+ * past them (out reset and *off 0 once all is taken), and their count returned. */
+ssize_t srv_sse_take(struct cove_buf *out, size_t *off, int gone, char *buf, size_t max);
+/* The 200 text/event-stream response (no-cache) read by reader and freed by free_cb, both
+ * given cls. NULL when it cannot be made; free_cb(cls) has then been called. */
+struct MHD_Response *srv_sse_response(srv_conn *c, MHD_ContentReaderCallback reader,
+                                      MHD_ContentReaderFreeCallback free_cb, void *cls);
 
 /* Random 24-character id suffix ("chatcmpl-" + this). buf holds at least 25 bytes. */
 void srv_random_id(char *buf, size_t n);

@@ -11,29 +11,13 @@ Ends with "N passed, N failed".
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 
+from cli_util import check, run, summary, use
 from fake_model import fake_model
 
-COVE = sys.argv[1]
-passed = failed = 0
-
-
-def run(*args, env=None):
-    p = subprocess.run([COVE, *args], capture_output=True, text=True, timeout=120, env=env)
-    return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"[  OK  ] {name}")
-    else:
-        failed += 1
-        print(f"[ FAIL ] {name} {detail}")
+use(sys.argv[1])
 
 
 def remote_ask(tmp, docs):
@@ -127,8 +111,7 @@ def main():
     rc, _, err = run("ask", "--agent", os.path.join(tmp, "missing.json"), "hi")
     check("ask with a missing config", rc == 1 and "missing.json" in err, err)
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -12,30 +12,15 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
+from cli_util import check, run, summary, use
 from fake_model import fake_model
 
 COVE, EXE, LIB, SRC, MODE = sys.argv[1:6]
 MODELS = os.environ.get("COVE_TEST_MODELS", os.path.join(SRC, "..", "shared", "models"))
-passed = failed = 0
-
-
-def run(*args, env=None):
-    p = subprocess.run([COVE, *args], capture_output=True, text=True, timeout=120, env=env)
-    return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"[  OK  ] {name}")
-    else:
-        failed += 1
-        print(f"[ FAIL ] {name} {detail}")
+use(COVE)
 
 
 def sha256(path):
@@ -84,8 +69,7 @@ def main():
         body(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary()
 
 
 def body(tmp):

@@ -34,17 +34,10 @@
 #include "base/str.h"
 #include "cove/engine.h"
 #include "kb/kb_int.h"
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK_FZ(cond)                                                                  \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "fuzz_extract: %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
-            __builtin_trap();                                                           \
-        }                                                                               \
-    } while (0)
 
 #define VOCAB_FILE "vocab/ggml-vocab-bert-bge.gguf"
 
@@ -54,10 +47,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *env = getenv("COVE_TEST_MODELS");
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", env && *env ? env : COVE_SOURCE_DIR "/../shared/models",
-             VOCAB_FILE);
+    snprintf(path, sizeof path, "%s/%s", fuzz_models_dir(), VOCAB_FILE);
     cove_model_params mp = cove_model_default_params();
     mp.vocab_only = 1;
     cove_error err = {0};

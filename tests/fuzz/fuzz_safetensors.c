@@ -20,16 +20,9 @@
 
 #include "base/limits.h"
 #include "convert/convert_int.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK_FZ(cond)                                                                    \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "fuzz_safetensors: %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
-            __builtin_trap();                                                             \
-        }                                                                                 \
-    } while (0)
 
 static volatile uint64_t sink; /* keeps the data reads from being optimised away */
 

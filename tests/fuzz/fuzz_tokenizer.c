@@ -27,21 +27,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/str.h"
 #include "cove/engine.h"
 #include "engine/model/model.h"
 #include "engine/tokenizer/tokenizer_int.h"
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK_FZ(cond)                                                                  \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "fuzz_tokenizer: %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
-            __builtin_trap();                                                           \
-        }                                                                               \
-    } while (0)
 
 /* Eight vocabularies: the first byte's low three bits pick one. */
 static const char *const VOCAB_FILES[8] = {
@@ -63,31 +57,10 @@ typedef struct fz_vocab {
 
 static fz_vocab vocabs[8];
 
-/* A growable byte string of the harness. */
-typedef struct fz_str {
-    char *p;
-    size_t n, cap;
-} fz_str;
-
-static void str_put(fz_str *s, const char *p, size_t n)
+/* Appends to a harness string (unbounded: SIZE_MAX), trapping on failure. */
+static void str_put(struct cove_buf *s, const char *p, size_t n)
 {
-    if (s->n + n > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-        while (cap < s->n + n)
-            cap *= 2;
-        s->p = realloc(s->p, cap);
-        CHECK_FZ(s->p != NULL);
-        s->cap = cap;
-    }
-    if (n)
-        memcpy(s->p + s->n, p, n);
-    s->n += n;
-}
-
-static const char *models_dir(void)
-{
-    const char *env = getenv("COVE_TEST_MODELS");
-    return env && *env ? env : COVE_SOURCE_DIR "/../shared/models";
+    CHECK_FZ(cove_buf_append(s, p, n) == COVE_OK);
 }
 
 /* Tokens of text[0..len) into a fresh array (*n of them), plain text only; NULL on failure. */
@@ -104,7 +77,7 @@ static int32_t *tokenize_plain(const fz_vocab *fv, const char *text, size_t len,
 }
 
 /* Pieces of ids[0..n) back to back (control tokens as their text). */
-static void pieces(const fz_vocab *fv, const int32_t *ids, size_t n, fz_str *out)
+static void pieces(const fz_vocab *fv, const int32_t *ids, size_t n, struct cove_buf *out)
 {
     char piece[COVE_TOKEN_PIECE_MAX];
     for (size_t i = 0; i < n; i++) {
@@ -121,19 +94,20 @@ static void probe_bpe_bytes(fz_vocab *fv)
         char c = (char)b;
         int32_t n = 0;
         int32_t *ids = tokenize_plain(fv, &c, 1, &n);
-        fz_str s = {0};
+        struct cove_buf s;
+    cove_buf_init(&s, SIZE_MAX);
         if (ids)
             pieces(fv, ids, (size_t)n, &s);
-        fv->byte_ok[b] = ids && s.n == 1 && s.p[0] == c;
+        fv->byte_ok[b] = ids && s.len == 1 && s.data[0] == c;
         free(ids);
-        free(s.p);
+        cove_buf_release(&s);
     }
 }
 
 static void load_vocab(fz_vocab *fv, const char *file)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", models_dir(), file);
+    snprintf(path, sizeof path, "%s/%s", fuzz_models_dir(), file);
     cove_model_params mp = cove_model_default_params();
     mp.vocab_only = 1;
     cove_error err = {0};
@@ -227,13 +201,14 @@ static size_t check_ids(const fz_vocab *fv, const int32_t *ids, int32_t n, int a
 
 /* The streaming detokenizer over ids must write `want` (its STRIP_SPACE applied). */
 static void check_detok(const fz_vocab *fv, const int32_t *ids, size_t n, unsigned flags,
-                        const fz_str *want)
+                        const struct cove_buf *want)
 {
     cove_detok *d = NULL;
     CHECK_FZ(cove_detok_create(fv->model, flags, &d) == COVE_OK);
     char buf[COVE_DETOK_BUF_MIN];
     size_t len;
-    fz_str got = {0};
+    struct cove_buf got;
+    cove_buf_init(&got, SIZE_MAX);
     for (size_t i = 0; i < n; i++) {
         CHECK_FZ(cove_detok_push(d, ids[i], buf, sizeof buf, &len) == COVE_OK);
         CHECK_FZ(len <= sizeof buf);
@@ -243,15 +218,15 @@ static void check_detok(const fz_vocab *fv, const int32_t *ids, size_t n, unsign
     str_put(&got, buf, len);
     cove_detok_free(d);
     size_t skip = (flags & COVE_DETOK_STRIP_SPACE) && cove_vocab_adds_space_prefix(fv->v) &&
-                  want->n && want->p[0] == ' ';
-    CHECK_FZ(got.n == want->n - skip);
-    CHECK_FZ(got.n == 0 || memcmp(got.p, want->p + skip, got.n) == 0);
-    free(got.p);
+                  want->len && want->data[0] == ' ';
+    CHECK_FZ(got.len == want->len - skip);
+    CHECK_FZ(got.len == 0 || memcmp(got.data, want->data + skip, got.len) == 0);
+    cove_buf_release(&got);
 }
 
 /* SentencePiece's decoded text without the space put before each fragment. */
 static void strip_fragment_spaces(const fz_vocab *fv, const int32_t *ids, size_t n, int parse,
-                                  fz_str *out)
+                                  struct cove_buf *out)
 {
     char piece[COVE_TOKEN_PIECE_MAX];
     int after = 1;
@@ -286,17 +261,18 @@ static int round_trips(const fz_vocab *fv, const char *text, size_t len)
 static void check_round_trip(const fz_vocab *fv, const char *text, size_t len,
                              const int32_t *ids, size_t n, int parse)
 {
-    fz_str back = {0};
+    struct cove_buf back;
+    cove_buf_init(&back, SIZE_MAX);
     if (fv->kind == FZ_SPM)
         strip_fragment_spaces(fv, ids, n, parse, &back);
     else
         pieces(fv, ids, n, &back);
-    if (back.n != len || (len && memcmp(back.p, text, len) != 0)) {
+    if (back.len != len || (len && memcmp(back.data, text, len) != 0)) {
         fprintf(stderr, "fuzz_tokenizer: %s: %zu bytes decode to %zu other bytes\n",
-                VOCAB_FILES[fv - vocabs], len, back.n);
+                VOCAB_FILES[fv - vocabs], len, back.len);
         __builtin_trap();
     }
-    free(back.p);
+    cove_buf_release(&back);
 }
 
 /* The text as 3-byte token ids, some past the vocabulary, through the detokenizer. */
@@ -346,10 +322,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t lead = check_ids(fv, ids, n, add);
     size_t n_text = (size_t)n - lead - (add && fv->v->add_eos && fv->v->eos >= 0);
 
-    fz_str all = {0};
+    struct cove_buf all;
+    cove_buf_init(&all, SIZE_MAX);
     pieces(fv, ids, (size_t)n, &all);
     check_detok(fv, ids, (size_t)n, flags, &all);
-    free(all.p);
+    cove_buf_release(&all);
     if (round_trips(fv, text, len))
         check_round_trip(fv, text, len, ids + lead, n_text, parse);
     free(ids);

@@ -332,6 +332,20 @@ struct bad_case {
     const char *param; /* NULL: null */
 };
 
+/* POST each case to the server on port: it must be refused with its status and an error
+ * object naming its param. A failure ends the calling case too (test_failed_now). */
+static void check_refusals(int port, const struct bad_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct reply r = {0};
+        long st = post(port, cases[i].path, NULL, cases[i].body, &r);
+        CHECK_MSG(st == cases[i].status && is_error(&r, cases[i].param),
+                  "case %zu %s %s: status %ld, body %s", i, cases[i].path, cases[i].body, st,
+                  r.body.data ? r.body.data : "");
+        cove_buf_release(&r.body);
+    }
+}
+
 TEST(server_bad_input)
 {
     static const struct bad_case cases[] = {
@@ -368,14 +382,9 @@ TEST(server_bad_input)
     };
     cove_server *s = start_default();
     CHECK(s);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct reply r = {0};
-        long st = post(cove_server_port(s), cases[i].path, NULL, cases[i].body, &r);
-        CHECK_MSG(st == cases[i].status && is_error(&r, cases[i].param),
-                  "case %zu %s %s: status %ld, body %s", i, cases[i].path, cases[i].body, st,
-                  r.body.data ? r.body.data : "");
-        cove_buf_release(&r.body);
-    }
+    check_refusals(cove_server_port(s), cases, sizeof cases / sizeof cases[0]);
+    if (test_failed_now())
+        return;
     struct reply r = {0};
     CHECK_EQ_INT(http(cove_server_port(s), "GET", "/completion", NULL, NULL, 0, &r), 405);
     cove_buf_release(&r.body);
@@ -695,22 +704,19 @@ TEST(server_agent_runs_and_refuses_bad_input)
     CHECK_EQ_INT(post(port, "/agent", NULL, body, &r), 200);
     CHECK_MSG(strcmp(check_agent_reply(&r), sid) == 0, "%s", r.body.data);
     cove_buf_release(&r.body);
-    static const struct { const char *body, *param; long status; } bad[] = {
-        {"{}", "request", 400},
-        {"{\"request\":5}", "request", 400},
-        {"{\"request\":\"\"}", "request", 400},
-        {"{\"request\":\"hi\",\"temperature\":0}", "temperature", 400},
-        {"{\"request\":\"hi\",\"session_id\":7}", "session_id", 400},
-        {"{\"request\":\"hi\",\"stream\":1}", "stream", 400},
-        {"{\"request\":\"hi\",\"agent\":\"nobody\"}", "agent", 404},
-        {"[1]", NULL, 400},
+    static const struct bad_case bad[] = {
+        {"/agent", "{}", 400, "request"},
+        {"/agent", "{\"request\":5}", 400, "request"},
+        {"/agent", "{\"request\":\"\"}", 400, "request"},
+        {"/agent", "{\"request\":\"hi\",\"temperature\":0}", 400, "temperature"},
+        {"/agent", "{\"request\":\"hi\",\"session_id\":7}", 400, "session_id"},
+        {"/agent", "{\"request\":\"hi\",\"stream\":1}", 400, "stream"},
+        {"/agent", "{\"request\":\"hi\",\"agent\":\"nobody\"}", 404, "agent"},
+        {"/agent", "[1]", 400, NULL},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        CHECK_MSG(post(port, "/agent", NULL, bad[i].body, &r) == bad[i].status, "%s: %ld %s",
-                  bad[i].body, r.status, r.body.data);
-        CHECK_MSG(is_error(&r, bad[i].param), "%s: %s", bad[i].body, r.body.data);
-        cove_buf_release(&r.body);
-    }
+    check_refusals(port, bad, sizeof bad / sizeof bad[0]);
+    if (test_failed_now())
+        return;
     CHECK_EQ_INT(http(port, "GET", "/agent", NULL, NULL, 0, &r), 405);
     cove_buf_release(&r.body);
     cove_server_free(s);
@@ -1000,16 +1006,59 @@ static void audit_kinds(const char *path, char *out, size_t cap)
 #define SCRIPTED_BODY(extra) \
     "{\"request\":\"Multiply, then answer.\",\"agent\":\"scripted\"" extra "}"
 
+/* A server with the agent "scripted" on the fake model, and its audit log (or none). */
+struct scripted {
+    struct fake_llm fake;
+    cove_audit_log *log;
+    cove_server *s;
+    int port;
+    char path[1200]; /* the audit log's */
+};
+
+/* Start f (zeroed by the caller) with a fresh audit log named audit, or none when NULL.
+ * A failure ends the calling case too (test_failed_now). */
+static void scripted_start(struct scripted *f, const char *audit)
+{
+    if (audit) {
+        f->log = fresh_audit(audit, f->path, sizeof f->path);
+        CHECK(f->log != NULL);
+    }
+    CHECK(fake_start(&f->fake) == 0);
+    f->s = start_scripted(f->fake.port, f->log);
+    CHECK(f->s);
+    f->port = cove_server_port(f->s);
+}
+
+/* Stop f. With an audit log, the server is drained first (every run's records in the log)
+ * and the log closed after. A failure ends the calling case too (test_failed_now). */
+static void scripted_stop(struct scripted *f)
+{
+    if (f->log)
+        CHECK_OK(cove_server_drain(f->s, 5000));
+    cove_server_free(f->s);
+    fake_stop(&f->fake);
+    if (f->log)
+        CHECK_OK(cove_audit_close(f->log, NULL));
+}
+
+/* The audit kinds of the log at path (audit_kinds, into kinds[n]) cut into runs at each
+ * note: runs[0..max) point into kinds. Returns how many were found. */
+static int audit_runs(const char *path, char *kinds, size_t n, char **runs, int max)
+{
+    audit_kinds(path, kinds, n);
+    int n_runs = 0;
+    for (char *p = strtok(kinds, "N"); p && n_runs < max; p = strtok(NULL, "N"))
+        runs[n_runs++] = p;
+    return n_runs;
+}
+
 TEST(server_agent_stream_matches_plain_run)
 {
-    char path[1200];
-    cove_audit_log *log = fresh_audit("stream-audit", path, sizeof path);
-    CHECK(log != NULL);
-    struct fake_llm fake;
-    CHECK(fake_start(&fake) == 0);
-    cove_server *s = start_scripted(fake.port, log);
-    CHECK(s);
-    int port = cove_server_port(s);
+    struct scripted f = {0};
+    scripted_start(&f, "stream-audit");
+    if (test_failed_now())
+        return;
+    int port = f.port;
     struct reply plain = {0}, sse = {0};
     /* the scripted model: three steps, known exactly */
     CHECK_EQ_INT(post(port, "/agent", NULL, SCRIPTED_BODY(""), &plain), 200);
@@ -1026,17 +1075,13 @@ TEST(server_agent_stream_matches_plain_run)
     CHECK_MSG(check_stream(&sse, &plain), "%s\n---\n%s", sse.body.data, plain.body.data);
     cove_buf_release(&plain.body);
     cove_buf_release(&sse.body);
-    CHECK_OK(cove_server_drain(s, 5000));
-    cove_server_free(s);
-    fake_stop(&fake);
-    CHECK_OK(cove_audit_close(log, NULL));
+    scripted_stop(&f);
+    if (test_failed_now())
+        return;
     /* the audit log holds the same records for a streamed run as for a plain one */
     char kinds[4096];
-    audit_kinds(path, kinds, sizeof kinds);
     char *runs[4] = {0};
-    int n_runs = 0;
-    for (char *p = strtok(kinds, "N"); p && n_runs < 4; p = strtok(NULL, "N"))
-        runs[n_runs++] = p;
+    int n_runs = audit_runs(f.path, kinds, sizeof kinds, runs, 4);
     CHECK_MSG(n_runs == 4, "audit kinds: %d runs", n_runs);
     CHECK_MSG(strcmp(runs[0], runs[1]) == 0 && strchr(runs[0], 'F'), "%s | %s", runs[0],
               runs[1]);
@@ -1046,26 +1091,24 @@ TEST(server_agent_stream_matches_plain_run)
 
 TEST(server_agent_stream_errors)
 {
-    struct fake_llm fake;
-    CHECK(fake_start(&fake) == 0);
-    cove_server *s = start_scripted(fake.port, NULL);
-    CHECK(s);
-    int port = cove_server_port(s);
-    static const struct { const char *body, *param; long status; } bad[] = {
-        {"{\"request\":\"\",\"stream\":true}", "request", 400},
-        {"{\"stream\":true}", "request", 400},
-        {"{\"request\":\"hi\",\"stream\":\"yes\"}", "stream", 400},
-        {"{\"request\":\"hi\",\"stream\":true,\"n\":2}", "n", 400},
-        {"{\"request\":\"hi\",\"stream\":true,\"agent\":\"nobody\"}", "agent", 404},
-        {"{\"request\":\"hi\",\"stream\":true", NULL, 400},
+    struct scripted f = {0};
+    scripted_start(&f, NULL);
+    if (test_failed_now())
+        return;
+    int port = f.port;
+    static const struct bad_case bad[] = {
+        {"/agent", "{\"request\":\"\",\"stream\":true}", 400, "request"},
+        {"/agent", "{\"stream\":true}", 400, "request"},
+        {"/agent", "{\"request\":\"hi\",\"stream\":\"yes\"}", 400, "stream"},
+        {"/agent", "{\"request\":\"hi\",\"stream\":true,\"n\":2}", 400, "n"},
+        {"/agent", "{\"request\":\"hi\",\"stream\":true,\"agent\":\"nobody\"}", 404,
+         "agent"},
+        {"/agent", "{\"request\":\"hi\",\"stream\":true", 400, NULL},
     };
+    check_refusals(port, bad, sizeof bad / sizeof bad[0]);
+    if (test_failed_now())
+        return;
     struct reply r = {0};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        CHECK_MSG(post(port, "/agent", NULL, bad[i].body, &r) == bad[i].status, "%s: %ld %s",
-                  bad[i].body, r.status, r.body.data);
-        CHECK_MSG(is_error(&r, bad[i].param), "%s: %s", bad[i].body, r.body.data);
-        cove_buf_release(&r.body);
-    }
     /* a run that fails once the stream has begun: an error event, then [DONE] */
     CHECK_EQ_INT(post(port, "/agent", NULL,
                       "{\"request\":\"breakdown\",\"agent\":\"scripted\"}", &r), 500);
@@ -1082,20 +1125,16 @@ TEST(server_agent_stream_errors)
               "%s", r.body.data);
     json_decref(ev);
     cove_buf_release(&r.body);
-    cove_server_free(s);
-    fake_stop(&fake);
+    scripted_stop(&f);
 }
 
 TEST(server_agent_stream_disconnect_cancels)
 {
-    char path[1200];
-    cove_audit_log *log = fresh_audit("cancel-audit", path, sizeof path);
-    CHECK(log != NULL);
-    struct fake_llm fake;
-    CHECK(fake_start(&fake) == 0);
-    cove_server *s = start_scripted(fake.port, log);
-    CHECK(s);
-    int port = cove_server_port(s);
+    struct scripted f = {0};
+    scripted_start(&f, "cancel-audit");
+    if (test_failed_now())
+        return;
+    int port = f.port;
     /* the client reads the first step and hangs up; the run would take 8 steps of 300 ms */
     struct reply r = {.abort_after_first = 1};
     post(port, "/agent", NULL,
@@ -1114,7 +1153,7 @@ TEST(server_agent_stream_disconnect_cancels)
     CHECK_MSG(gone == 1, "cove_client_disconnects_total %g", gone);
     /* the run stops at its next step: no model call after the one under way */
     usleep(1000 * 1000);
-    int calls = fake.calls;
+    int calls = f.fake.calls;
     CHECK_MSG(calls <= 3, "the run went on after the client left: %d model calls", calls);
     /* the server is well and the agent free for the next request */
     CHECK_EQ_INT(http(port, "GET", "/health", NULL, NULL, 0, &r), 200);
@@ -1127,17 +1166,13 @@ TEST(server_agent_stream_disconnect_cancels)
               r.body.data);
     json_decref(ev);
     cove_buf_release(&r.body);
-    CHECK_OK(cove_server_drain(s, 5000));
-    cove_server_free(s);
-    fake_stop(&fake);
-    CHECK_OK(cove_audit_close(log, NULL));
+    scripted_stop(&f);
+    if (test_failed_now())
+        return;
     /* the cancelled run ends in an error record, the next one in its answer */
     char kinds[4096];
-    audit_kinds(path, kinds, sizeof kinds);
     char *runs[2] = {0};
-    int n_runs = 0;
-    for (char *p = strtok(kinds, "N"); p && n_runs < 2; p = strtok(NULL, "N"))
-        runs[n_runs++] = p;
+    int n_runs = audit_runs(f.path, kinds, sizeof kinds, runs, 2);
     CHECK_MSG(n_runs == 2 && cove_str_ends_with(runs[0], "E") && !strchr(runs[0], 'F') &&
               cove_str_ends_with(runs[1], "F"), "audit kinds: %s | %s", runs[0], runs[1]);
 }

@@ -19,6 +19,12 @@
 #include <string.h>
 
 #include "agent/tools/tools.h"
+#include "base/limits.h"
+
+/* " LIMIT 1024": the bound of base/limits.h as SQL text. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define LIMIT_DEVICES " LIMIT " STR(COVE_AGENT_MAX_DEVICES)
 
 static cove_status db_fail(sqlite3 *db, cove_error *err, const char *what)
 {
@@ -46,7 +52,7 @@ static cove_status show(sqlite3 *db, const char *name, struct cove_buf *out, cov
 {
     sqlite3_stmt *s = NULL;
     const char *sql = name ? "SELECT " COLS " FROM devices WHERE name = ?1 COLLATE NOCASE"
-                           : "SELECT " COLS " FROM devices ORDER BY name LIMIT 1024";
+                           : "SELECT " COLS " FROM devices ORDER BY name" LIMIT_DEVICES;
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         return cove_error_set(err, COVE_ERR_IO, "devices: %s", sqlite3_errmsg(db));
     if (name)
@@ -118,8 +124,6 @@ static cove_status change(sqlite3 *db, const char *name, const char *action, con
     return COVE_OK;
 }
 
-#define DEVICE_NAME_MAX 64
-
 /* in lower case, '_' as ' ', without a leading "the " or a trailing 's' (into out). */
 static void loosen(const char *in, char *out, size_t cap)
 {
@@ -138,10 +142,10 @@ static cove_status resolve(sqlite3 *db, const char *name, char *out, size_t cap,
                            cove_error *err)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT name FROM devices ORDER BY name LIMIT 1024", -1, &s,
+    if (sqlite3_prepare_v2(db, "SELECT name FROM devices ORDER BY name" LIMIT_DEVICES, -1, &s,
                            NULL) != SQLITE_OK)
         return cove_error_set(err, COVE_ERR_IO, "devices: %s", sqlite3_errmsg(db));
-    char want[DEVICE_NAME_MAX + 1], have[DEVICE_NAME_MAX + 1];
+    char want[COVE_AGENT_MAX_DEVICE_NAME + 1], have[COVE_AGENT_MAX_DEVICE_NAME + 1];
     loosen(name, want, sizeof want);
     int exact = 0, loose = 0;
     while (!exact && sqlite3_step(s) == SQLITE_ROW) {
@@ -164,7 +168,7 @@ static cove_status resolve(sqlite3 *db, const char *name, char *out, size_t cap,
 static cove_status act_on(sqlite3 *db, const char *name, const char *action,
                           const json_t *args, struct cove_buf *out, cove_error *err)
 {
-    char stored[DEVICE_NAME_MAX + 1];
+    char stored[COVE_AGENT_MAX_DEVICE_NAME + 1];
     cove_status st = resolve(db, name, stored, sizeof stored, err);
     if (st == COVE_OK && strcmp(action, "status") != 0)
         st = change(db, stored, action, json_object_get(args, "value"), err);

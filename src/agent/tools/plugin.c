@@ -49,18 +49,12 @@ void cove_agent_plugins_free(cove_agent_plugins *ps)
     cove_free(ps);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 /* Only read access to the agent's roots can be granted. */
 static cove_status check_permissions(const struct cove_audit_manifest *m, cove_error *err)
 {
     for (size_t i = 0; i < m->n_permissions; i++) {
         const char *p = m->permissions[i];
-        if (strncmp(p, "read:", 5) == 0 && p[5] && strlen(p + 5) < 256)
+        if (strncmp(p, "read:", 5) == 0 && p[5] && strlen(p + 5) < COVE_AGENT_MAX_ROOT_NAME)
             continue;
         return cove_error_set(err, COVE_ERR_PERMISSION, "plugin %s: permission \"%.64s\" cannot "
                               "be granted (only read:ROOT and read:*; never network or writes)",
@@ -91,7 +85,7 @@ static cove_status load_one(cove_agent_plugins *ps, const char *manifest,
                               pl->m.name, pl->m.file);
     if ((st = check_permissions(&pl->m, err)) != COVE_OK)
         return st;
-    pl->shared = ends_with(pl->file, ".so") || strstr(pl->file, ".so.") != NULL;
+    pl->shared = cove_str_ends_with(pl->file, ".so") || strstr(pl->file, ".so.") != NULL;
     if (!pl->shared && access(pl->file, X_OK) != 0)
         return cove_error_set(err, COVE_ERR_PERMISSION, "plugin %s: %s is not executable",
                               pl->m.name, pl->file);
@@ -101,7 +95,8 @@ static cove_status load_one(cove_agent_plugins *ps, const char *manifest,
         .description = pl->m.description ? pl->m.description : pl->m.name,
         .schema = pl->m.schema_json ? pl->m.schema_json : default_schema,
         .handler = plugin_run,
-        .limits = {.timeout_ms = 10000, .max_output = 16384, .max_calls = 20},
+        .limits = {.timeout_ms = COVE_AGENT_DEFAULT_TIMEOUT_MS, .max_output = 16384,
+                   .max_calls = 20},
         .effect = COVE_AGENT_READ_ONLY,
         .data = pl,
     };
@@ -181,7 +176,7 @@ static int granted(const struct plugin *pl, const struct cove_agent_root *r)
 struct call {
     struct cove_sandbox_policy pol;
     const char *argv[COVE_AGENT_MAX_ROOTS + 4];
-    char rootargs[COVE_AGENT_MAX_ROOTS][COVE_MAX_PATH + 260];
+    char rootargs[COVE_AGENT_MAX_ROOTS][COVE_AGENT_MAX_PLUGIN_ROOT_ARG];
 };
 
 static cove_status make_call(const struct plugin *pl, const struct cove_agent_env *env,
@@ -210,12 +205,8 @@ static cove_status make_call(const struct plugin *pl, const struct cove_agent_en
         c->argv[n++] = c->rootargs[i];
     }
     c->argv[n] = NULL;
-    c->pol.timeout_ms = (uint32_t)pl->def.limits.timeout_ms;
-    c->pol.cpu_seconds = (uint64_t)pl->def.limits.timeout_ms / 1000u + 1u;
-    c->pol.max_output = COVE_AGENT_MAX_SANDBOX_RESULT;
+    cove_agent_sandbox_limits(&c->pol, pl->def.limits.timeout_ms, env);
     c->pol.seccomp_action = COVE_SANDBOX_SECCOMP_KILL;
-    c->pol.accept_weak = env->sandbox_accept_weak;
-    c->pol.without_landlock = env->sandbox_without_landlock;
     return st;
 }
 

@@ -46,7 +46,7 @@ static cove_status read_run(struct cove_agent_env *env, const json_t *args,
         cove_buf_release(&data);
         return cove_error_set(err, COVE_ERR_UNSUPPORTED, "%s is not a text file", path);
     }
-    char id[COVE_MAX_PATH + 300];
+    char id[COVE_AGENT_MAX_SOURCE_ID];
     snprintf(id, sizeof id, "file:%s/%s", root->name, rest);
     st = cove_buf_appendf(&obs->text, "%s (%lld bytes%s):\n", id + 5, (long long)sb.st_size,
                           cut ? ", cut" : "");

@@ -16,12 +16,14 @@
 #include "kb/kb.h"
 
 struct cove_agent_memory;
+struct cove_sandbox_policy;
 
 /* A directory the file tools may read beneath. */
 struct cove_agent_root {
-    char path[COVE_MAX_PATH]; /* as configured (absolute after cove_agent_env_add_root) */
-    char name[256];           /* last component: "notes" for /data/notes */
-    int fd;                   /* O_PATH|O_DIRECTORY descriptor, opened once */
+    char path[COVE_MAX_PATH];            /* as configured (absolute after
+                                            cove_agent_env_add_root) */
+    char name[COVE_AGENT_MAX_ROOT_NAME]; /* last component: "notes" for /data/notes */
+    int fd;                              /* O_PATH|O_DIRECTORY descriptor, opened once */
 };
 
 struct cove_agent_env {
@@ -63,6 +65,15 @@ cove_status cove_agent_env_add_root(struct cove_agent_env *env, const char *dir,
 cove_status cove_agent_run_sandboxed(const struct cove_agent_tool_def *def,
                                      struct cove_agent_env *env, const json_t *args,
                                      struct cove_agent_obs *obs, cove_error *err);
+
+/*
+ * The limits every sandboxed tool call shares, set in p: wall-clock deadline timeout_ms
+ * (<= 0: COVE_AGENT_DEFAULT_TIMEOUT_MS), RLIMIT_CPU of that in seconds plus one, output
+ * bound COVE_AGENT_MAX_SANDBOX_RESULT, and env's weak-mode settings (accept_weak,
+ * without_landlock). p and env borrowed; the rest of p is left as it is.
+ */
+void cove_agent_sandbox_limits(struct cove_sandbox_policy *p, int32_t timeout_ms,
+                               const struct cove_agent_env *env);
 
 /*
  * Signed tool plugins (include/cove/plugin.h, docs/plugins.md). A set is an owned handle.

@@ -146,19 +146,25 @@ static inline __m256i lanes(int64_t left)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* c rows 0 .. R - 1 (a constant where inlined), 16 columns (m0, m1: lanes in range) of a b. */
-static inline ALWAYS_INLINE void nn_tile(const int R, int64_t k, const float *a, int64_t lda,
-                                         const float *b, int64_t ldb, float *c, int64_t ldc,
-                                         __m256i m0, __m256i m1)
+/*
+ * c rows 0 .. R - 1 (a constant where inlined), 16 columns (m0, m1: lanes in range) of the
+ * product of a and b: a's element (row i, step l) at a[i * sa + l * sl] (sa = lda, sl = 1 for
+ * a; sa = 1, sl = lda for a^T), one row of b per step, c overwritten or (add) accumulated.
+ */
+static inline ALWAYS_INLINE void tile(const int R, int64_t k, const float *a, int64_t sa,
+                                      int64_t sl, const float *b, int64_t ldb, float *c,
+                                      int64_t ldc, __m256i m0, __m256i m1, int add)
 {
     __m256 acc[6][2];
-    for (int i = 0; i < R; i++)
-        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int i = 0; i < R; i++) {
+        acc[i][0] = add ? _mm256_maskload_ps(c + i * ldc, m0) : _mm256_setzero_ps();
+        acc[i][1] = add ? _mm256_maskload_ps(c + i * ldc + 8, m1) : _mm256_setzero_ps();
+    }
     for (int64_t l = 0; l < k; l++) {
         const __m256 b0 = _mm256_maskload_ps(b + l * ldb, m0);
         const __m256 b1 = _mm256_maskload_ps(b + l * ldb + 8, m1);
         for (int i = 0; i < R; i++) {
-            const __m256 ai = _mm256_broadcast_ss(a + i * lda + l);
+            const __m256 ai = _mm256_broadcast_ss(a + i * sa + l * sl);
             acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }
@@ -166,6 +172,27 @@ static inline ALWAYS_INLINE void nn_tile(const int R, int64_t k, const float *a,
     for (int i = 0; i < R; i++) {
         _mm256_maskstore_ps(c + i * ldc, m0, acc[i][0]);
         _mm256_maskstore_ps(c + i * ldc + 8, m1, acc[i][1]);
+    }
+}
+
+/* c (m x n) = or += the product, in tiles of 6 rows x 16 columns (a as in tile). */
+static void gemm_tiles(int64_t m, int64_t n, int64_t k, const float *a, int64_t sa, int64_t sl,
+                       const float *b, int64_t ldb, float *c, int64_t ldc, int add)
+{
+    for (int64_t c0 = 0; c0 < n; c0 += 16) {
+        const __m256i m0 = lanes(n - c0), m1 = lanes(n - c0 - 8);
+        for (int64_t i0 = 0; i0 < m; i0 += 6) {
+            const float *ai = a + i0 * sa, *bc = b + c0;
+            float *ci = c + i0 * ldc + c0;
+            switch (m - i0 < 6 ? m - i0 : 6) {
+            case 1: tile(1, k, ai, sa, sl, bc, ldb, ci, ldc, m0, m1, add); break;
+            case 2: tile(2, k, ai, sa, sl, bc, ldb, ci, ldc, m0, m1, add); break;
+            case 3: tile(3, k, ai, sa, sl, bc, ldb, ci, ldc, m0, m1, add); break;
+            case 4: tile(4, k, ai, sa, sl, bc, ldb, ci, ldc, m0, m1, add); break;
+            case 5: tile(5, k, ai, sa, sl, bc, ldb, ci, ldc, m0, m1, add); break;
+            default: tile(6, k, ai, sa, sl, bc, ldb, ci, ldc, m0, m1, add); break;
+            }
+        }
     }
 }
 
@@ -199,70 +226,16 @@ static void nn_few(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 static void gemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                     int64_t ldb, float *c, int64_t ldc)
 {
-    if (n <= NN_FEW && k <= NN_KMAX) {
+    if (n <= NN_FEW && k <= NN_KMAX)
         nn_few(m, n, k, a, lda, b, ldb, c, ldc);
-        return;
-    }
-    for (int64_t c0 = 0; c0 < n; c0 += 16) {
-        const __m256i m0 = lanes(n - c0), m1 = lanes(n - c0 - 8);
-        for (int64_t i0 = 0; i0 < m; i0 += 6) {
-            const float *ai = a + i0 * lda, *bc = b + c0;
-            float *ci = c + i0 * ldc + c0;
-            switch (m - i0 < 6 ? m - i0 : 6) {
-            case 1: nn_tile(1, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 2: nn_tile(2, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 3: nn_tile(3, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 4: nn_tile(4, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 5: nn_tile(5, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            default: nn_tile(6, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            }
-        }
-    }
-}
-
-/* c rows 0 .. R - 1, 16 columns += a^T b. */
-static inline ALWAYS_INLINE void tn_tile(const int R, int64_t k, const float *a, int64_t lda,
-                                         const float *b, int64_t ldb, float *c, int64_t ldc,
-                                         __m256i m0, __m256i m1)
-{
-    __m256 acc[6][2];
-    for (int i = 0; i < R; i++) {
-        acc[i][0] = _mm256_maskload_ps(c + i * ldc, m0);
-        acc[i][1] = _mm256_maskload_ps(c + i * ldc + 8, m1);
-    }
-    for (int64_t l = 0; l < k; l++) {
-        const __m256 b0 = _mm256_maskload_ps(b + l * ldb, m0);
-        const __m256 b1 = _mm256_maskload_ps(b + l * ldb + 8, m1);
-        for (int i = 0; i < R; i++) {
-            const __m256 ai = _mm256_broadcast_ss(a + l * lda + i);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-        }
-    }
-    for (int i = 0; i < R; i++) {
-        _mm256_maskstore_ps(c + i * ldc, m0, acc[i][0]);
-        _mm256_maskstore_ps(c + i * ldc + 8, m1, acc[i][1]);
-    }
+    else
+        gemm_tiles(m, n, k, a, lda, 1, b, ldb, c, ldc, 0);
 }
 
 static void gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                     int64_t ldb, float *c, int64_t ldc)
 {
-    for (int64_t c0 = 0; c0 < n; c0 += 16) {
-        const __m256i m0 = lanes(n - c0), m1 = lanes(n - c0 - 8);
-        for (int64_t i0 = 0; i0 < m; i0 += 6) {
-            const float *ai = a + i0, *bc = b + c0;
-            float *ci = c + i0 * ldc + c0;
-            switch (m - i0 < 6 ? m - i0 : 6) {
-            case 1: tn_tile(1, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 2: tn_tile(2, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 3: tn_tile(3, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 4: tn_tile(4, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 5: tn_tile(5, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            default: tn_tile(6, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            }
-        }
-    }
+    gemm_tiles(m, n, k, a, 1, lda, b, ldb, c, ldc, 1);
 }
 
 /* exp(x) for x <= 88 by 2^n e^r, r's series to degree 7 (as the AVX-512 level). */

@@ -129,29 +129,59 @@ static void f32_to_f16(const float *x, void *h, int64_t n)
 #endif
 
 /*
- * c rows i0 .. i0 + R - 1 (R a constant where inlined), columns c0 .. c0 + 32 - 1 (mk: the
- * lanes in range) of a b: per step l one row of b in two registers, the R elements a[i][l]
- * broadcast, 2R FMAs into registers.
+ * c rows 0 .. R - 1, columns 0 .. 16 NV - 1 (R, NV constants where inlined; mk: the lanes in
+ * range) of the product of a and b: a's element (row i, step l) at a[i * sa + l * sl] (sa =
+ * lda, sl = 1 for a; sa = 1, sl = lda for a^T); per step one row of b in NV registers, the R
+ * elements of a broadcast, R NV FMAs into registers; c overwritten or (add) accumulated.
  */
-static inline ALWAYS_INLINE void nn_tile(const int R, int64_t k, const float *a, int64_t lda,
-                                         const float *b, int64_t ldb, float *c, int64_t ldc,
-                                         __mmask16 m0, __mmask16 m1)
+static inline ALWAYS_INLINE void tile(const int R, const int NV, int64_t k, const float *a,
+                                      int64_t sa, int64_t sl, const float *b, int64_t ldb,
+                                      float *c, int64_t ldc, const __mmask16 mk[4], int add)
 {
-    __m512 acc[8][2];
+    __m512 acc[8][4];
     for (int i = 0; i < R; i++)
-        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        for (int q = 0; q < NV; q++)
+            acc[i][q] = add ? _mm512_maskz_loadu_ps(mk[q], c + i * ldc + 16 * q) : _mm512_setzero_ps();
     for (int64_t l = 0; l < k; l++) {
-        const __m512 b0 = _mm512_maskz_loadu_ps(m0, b + l * ldb);
-        const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + l * ldb + 16);
+        __m512 bv[4];
+        for (int q = 0; q < NV; q++)
+            bv[q] = _mm512_maskz_loadu_ps(mk[q], b + l * ldb + 16 * q);
         for (int i = 0; i < R; i++) {
-            const __m512 ai = _mm512_set1_ps(a[i * lda + l]);
-            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            const __m512 ai = _mm512_set1_ps(a[i * sa + l * sl]);
+            for (int q = 0; q < NV; q++)
+                acc[i][q] = _mm512_fmadd_ps(ai, bv[q], acc[i][q]);
         }
     }
-    for (int i = 0; i < R; i++) {
-        _mm512_mask_storeu_ps(c + i * ldc, m0, acc[i][0]);
-        _mm512_mask_storeu_ps(c + i * ldc + 16, m1, acc[i][1]);
+    for (int i = 0; i < R; i++)
+        for (int q = 0; q < NV; q++)
+            _mm512_mask_storeu_ps(c + i * ldc + 16 * q, mk[q], acc[i][q]);
+}
+
+/* c (m x n) = or += the product, in tiles of RM rows x 16 NV columns (RM <= 8, NV <= 4,
+ * RM NV <= 16 accumulators; a as in tile). */
+static inline ALWAYS_INLINE void gemm_tiles(const int RM, const int NV, int64_t m, int64_t n,
+                                            int64_t k, const float *a, int64_t sa, int64_t sl,
+                                            const float *b, int64_t ldb, float *c, int64_t ldc,
+                                            int add)
+{
+    for (int64_t c0 = 0; c0 < n; c0 += 16 * NV) {
+        __mmask16 mk[4];
+        for (int q = 0; q < 4; q++)
+            mk[q] = tail_mask(n - c0 - 16 * q > 0 ? n - c0 - 16 * q : 0);
+        for (int64_t i0 = 0; i0 < m; i0 += RM) {
+            const float *ai = a + i0 * sa, *bc = b + c0;
+            float *ci = c + i0 * ldc + c0;
+            switch (m - i0 < RM ? m - i0 : RM) {
+            case 1: tile(1, NV, k, ai, sa, sl, bc, ldb, ci, ldc, mk, add); break;
+            case 2: tile(2, NV, k, ai, sa, sl, bc, ldb, ci, ldc, mk, add); break;
+            case 3: tile(3, NV, k, ai, sa, sl, bc, ldb, ci, ldc, mk, add); break;
+            case 4: tile(4, NV, k, ai, sa, sl, bc, ldb, ci, ldc, mk, add); break;
+            case 5: tile(5, NV, k, ai, sa, sl, bc, ldb, ci, ldc, mk, add); break;
+            case 6: tile(6, NV, k, ai, sa, sl, bc, ldb, ci, ldc, mk, add); break;
+            case 7: tile(7, NV, k, ai, sa, sl, bc, ldb, ci, ldc, mk, add); break;
+            default: tile(RM, NV, k, ai, sa, sl, bc, ldb, ci, ldc, mk, add); break;
+            }
+        }
     }
 }
 
@@ -205,77 +235,21 @@ static void nn_few(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
     }
 }
 
+/* Scores: 8 rows (keys) x 32 columns (query rows) a tile. */
 static void gemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                     int64_t ldb, float *c, int64_t ldc)
 {
-    if (n <= NN_FEW && k <= NN_KMAX) {
+    if (n <= NN_FEW && k <= NN_KMAX)
         nn_few(m, n, k, a, lda, b, ldb, c, ldc);
-        return;
-    }
-    for (int64_t c0 = 0; c0 < n; c0 += 32) {
-        const __mmask16 m0 = tail_mask(n - c0), m1 = tail_mask(n - c0 > 16 ? n - c0 - 16 : 0);
-        for (int64_t i0 = 0; i0 < m; i0 += 8) {
-            const float *ai = a + i0 * lda, *bc = b + c0;
-            float *ci = c + i0 * ldc + c0;
-            switch (m - i0 < 8 ? m - i0 : 8) {
-            case 1: nn_tile(1, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 2: nn_tile(2, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 3: nn_tile(3, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 4: nn_tile(4, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 5: nn_tile(5, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 6: nn_tile(6, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            case 7: nn_tile(7, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            default: nn_tile(8, k, ai, lda, bc, ldb, ci, ldc, m0, m1); break;
-            }
-        }
-    }
+    else
+        gemm_tiles(8, 2, m, n, k, a, lda, 1, b, ldb, c, ldc, 0);
 }
 
-/*
- * c rows i0 .. i0 + R - 1, columns c0 .. c0 + 64 - 1 (mk[]: lanes in range) += a^T b: per
- * step l one row of b in four registers, the R elements a[l][i] broadcast, 4R FMAs.
- */
-static inline ALWAYS_INLINE void tn_tile(const int R, int64_t k, const float *a, int64_t lda,
-                                         const float *b, int64_t ldb, float *c, int64_t ldc,
-                                         const __mmask16 mk[4])
-{
-    __m512 acc[4][4];
-    for (int i = 0; i < R; i++)
-        for (int q = 0; q < 4; q++)
-            acc[i][q] = _mm512_maskz_loadu_ps(mk[q], c + i * ldc + 16 * q);
-    for (int64_t l = 0; l < k; l++) {
-        __m512 bv[4];
-        for (int q = 0; q < 4; q++)
-            bv[q] = _mm512_maskz_loadu_ps(mk[q], b + l * ldb + 16 * q);
-        for (int i = 0; i < R; i++) {
-            const __m512 ai = _mm512_set1_ps(a[l * lda + i]);
-            for (int q = 0; q < 4; q++)
-                acc[i][q] = _mm512_fmadd_ps(ai, bv[q], acc[i][q]);
-        }
-    }
-    for (int i = 0; i < R; i++)
-        for (int q = 0; q < 4; q++)
-            _mm512_mask_storeu_ps(c + i * ldc + 16 * q, mk[q], acc[i][q]);
-}
-
+/* Weighted values: 4 rows (query rows) x 64 columns (a head of 64) a tile. */
 static void gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                     int64_t ldb, float *c, int64_t ldc)
 {
-    for (int64_t c0 = 0; c0 < n; c0 += 64) {
-        __mmask16 mk[4];
-        for (int q = 0; q < 4; q++)
-            mk[q] = tail_mask(n - c0 - 16 * q > 0 ? n - c0 - 16 * q : 0);
-        for (int64_t i0 = 0; i0 < m; i0 += 4) {
-            const float *ai = a + i0, *bc = b + c0;
-            float *ci = c + i0 * ldc + c0;
-            switch (m - i0 < 4 ? m - i0 : 4) {
-            case 1: tn_tile(1, k, ai, lda, bc, ldb, ci, ldc, mk); break;
-            case 2: tn_tile(2, k, ai, lda, bc, ldb, ci, ldc, mk); break;
-            case 3: tn_tile(3, k, ai, lda, bc, ldb, ci, ldc, mk); break;
-            default: tn_tile(4, k, ai, lda, bc, ldb, ci, ldc, mk); break;
-            }
-        }
-    }
+    gemm_tiles(4, 4, m, n, k, a, 1, lda, b, ldb, c, ldc, 1);
 }
 
 /* exp by 2^n e^r, |r| <= ln2 / 2, r's series to degree 7 (relative error below 1e-7). */

@@ -428,6 +428,13 @@ INLINE void gemv32(enum cove_ggml_type t, int k, const void *const *w, const voi
 #define SN_MAX 8
 #define SN_KMAX 1024
 
+/* Activation rows of the next pass when `left` remain: even passes of at most SN_MAX (9 = 5 + 4). */
+INLINE int sn_pass_rows(int left)
+{
+    const int passes = (left + SN_MAX - 1) / SN_MAX;
+    return (left + passes - 1) / passes;
+}
+
 typedef struct {
     alignas(32) uint8_t yp[SN_KMAX / 64][2][32]; /* activation pairs: lo, hi */
     alignas(32) int32_t noff[SN_KMAX / 64][8];   /* initial sums: -woff * sum(y) */
@@ -603,7 +610,7 @@ INLINE void small32(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, 
     const int nb_all = k / QK32;
     sn_act a[SN_MAX];
     for (int j0 = 0; j0 < n_x;) {
-        const int left = n_x - j0, passes = (left + SN_MAX - 1) / SN_MAX, nc = (left + passes - 1) / passes;
+        const int nc = sn_pass_rows(n_x - j0);
         float *Yp = Y + (size_t)j0 * ldy;
         for (int b0 = 0; b0 < nb_all; b0 += SN_KMAX / QK32) {
             const int nb = nb_all - b0 < SN_KMAX / QK32 ? nb_all - b0 : SN_KMAX / QK32;
@@ -965,7 +972,7 @@ INLINE void ksmall(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, i
 {
     const int nb = k / QK_K;
     for (int j0 = 0; j0 < n_x;) {
-        const int left = n_x - j0, passes = (left + SN_MAX - 1) / SN_MAX, nc = (left + passes - 1) / passes;
+        const int nc = sn_pass_rows(n_x - j0);
         const block_q8_K *y[SN_MAX];
         for (int c = 0; c < nc; c++)
             y[c] = (const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb);

@@ -22,7 +22,7 @@
 
 #define KEY_BLOCK 64 /* cache rows converted to f32 at a time */
 
-#define PAD(n) (((n) + 15) & ~15) /* rows of a block as lanes: whole vectors */
+#define PAD(n) (((n) + 15) & ~15) /* row stride of the block's columns: whole vectors */
 
 size_t cove_attn_scratch_floats(const cove_context *c)
 {
@@ -59,6 +59,12 @@ static void row_f16(const cove_context *c, const cove_att_block *b, const uint8_
         c->vo->axpy_f16(b->out[0], sc[j], vc + (size_t)(lo + j) * rb, hd);
 }
 
+/* Keys in the block of keys of b that starts at j0. */
+static int32_t key_block(const cove_att_block *b, int32_t j0)
+{
+    return b->s_hi - j0 + 1 < KEY_BLOCK ? b->s_hi - j0 + 1 : KEY_BLOCK;
+}
+
 /* Cache rows [j0, j0 + n) of one head as f32 rows of *ld floats: in the cache itself (f32)
  * or converted into buf. */
 static const float *cache_rows(const cove_context *c, const uint8_t *base, int32_t j0, int32_t n,
@@ -90,7 +96,7 @@ static void block_weights(const cove_context *c, const cove_att_block *b, const 
     const int32_t hd = hp->head_dim, m = b->s_hi - b->s_lo + 1;
     int32_t lo[COVE_ATT_ROWS], hi[COVE_ATT_ROWS];
     for (int32_t j0 = b->s_lo; j0 <= b->s_hi; j0 += KEY_BLOCK) {
-        const int32_t n = b->s_hi - j0 + 1 < KEY_BLOCK ? b->s_hi - j0 + 1 : KEY_BLOCK;
+        const int32_t n = key_block(b, j0);
         int64_t ld;
         const float *k = cache_rows(c, kc, j0, n, buf, &ld);
         c->vo->gemm_nn(n, b->n_rows, hd, k, ld, qt, rp, st + (int64_t)(j0 - b->s_lo) * rp, rp);
@@ -116,13 +122,13 @@ void cove_attend_block(const cove_context *c, const cove_att_block *b, const uin
     const int64_t rp = PAD(b->n_rows), maxp = PAD(COVE_ATT_ROWS);
     float *st = scratch, *qt = st + maxp * (int64_t)c->n_ctx, *out = qt + maxp * hd;
     float *inv = out + maxp * hd, *buf = inv + maxp;
-    for (int32_t i = 0; i < hd; i++)
-        for (int64_t r = 0; r < rp; r++)
-            qt[i * rp + r] = r < b->n_rows ? b->q[r][i] * hp->attn_scale : 0.0f;
+    for (int32_t i = 0; i < hd; i++) /* the padding columns are never read */
+        for (int r = 0; r < b->n_rows; r++)
+            qt[i * rp + r] = b->q[r][i] * hp->attn_scale;
     block_weights(c, b, kc, st, rp, qt, buf, inv);
     memset(out, 0, (size_t)(b->n_rows * hd) * sizeof(float));
     for (int32_t j0 = b->s_lo; j0 <= b->s_hi; j0 += KEY_BLOCK) {
-        const int32_t n = b->s_hi - j0 + 1 < KEY_BLOCK ? b->s_hi - j0 + 1 : KEY_BLOCK;
+        const int32_t n = key_block(b, j0);
         int64_t ld;
         const float *v = cache_rows(c, vc, j0, n, buf, &ld);
         c->vo->gemm_tn(b->n_rows, hd, n, st + (int64_t)(j0 - b->s_lo) * rp, rp, v, ld, out, hd);
