@@ -1,10 +1,12 @@
 /*
  * bench/bench_kernels.c - speed of the quant kernels, per type and SIMD level.
  *
- *   bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N]
+ *   bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N] [--k N]
  *       Prints a markdown table (one thread unless --threads: the rows are
  *       then split between N threads of a cove_pool, as the model code does):
- *         decode GB/s  - weight bytes per second of a 2048 x 2048 gemv (n_x = 1),
+ *         decode GB/s  - weight bytes per second of a 2048 x K gemv (n_x = 1;
+ *                        K = 2048 unless --k, e.g. 960 for the rows of a
+ *                        360M model),
  *                        "ram": cycling through copies that together exceed the
  *                        L3 cache; "hot": one matrix, cache-resident;
  *         prefill GFLOP/s - 2 * rows * k * tokens per second of a 2048 x 2048 x
@@ -39,7 +41,7 @@ static const enum cove_ggml_type bench_types[] = {
 };
 
 #define ROWS 2048
-#define K 2048
+static int K = 2048; /* row length (--k); a program's option, set once in main */
 #define RAM_BYTES (96u << 20) /* decode "ram": copies adding up to this, past any L3 */
 
 static double now_s(void)
@@ -144,7 +146,7 @@ static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, i
                      bench_result *r)
 {
     const cove_quant_ops *ops = cove_quant_ops_for_level(t, level);
-    if (!ops)
+    if (!ops || K % (int)cove_type_info_get(t)->block_size != 0) /* k-quants: K a multiple of 256 */
         return 0;
     size_t wbytes = cove_quant_row_bytes(t, K) * ROWS;
     int copies = (int)((RAM_BYTES + wbytes - 1) / wbytes);
@@ -258,13 +260,20 @@ int main(int argc, char **argv)
         }
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--k") == 0 && i + 1 < argc) {
+            K = atoi(argv[++i]);
+            if (K < 256 || K % 32 != 0 || K > 16384) {
+                fprintf(stderr, "bench_kernels: --k wants a multiple of 32 in [256, 16384]\n");
+                return 2;
+            }
+        }
         else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc)
             level = parse_level(argv[++i]);
         else if (strcmp(argv[i], "--dequant") == 0 && i + 3 < argc) {
             dq[0] = argv[i + 1], dq[1] = argv[i + 2], dq[2] = argv[i + 3];
             i += 3;
         } else {
-            fprintf(stderr, "usage: bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N]\n"
+            fprintf(stderr, "usage: bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N] [--k N]\n"
                             "       bench_kernels --dequant FILE TENSOR OUT.f32 [--level NAME]\n");
             return 2;
         }

@@ -28,7 +28,7 @@
  */
 enum {
     F_SSE3, F_SSSE3, F_AVX, F_AVX2, F_FMA, F_F16C, F_AVX512F, F_AVX512BW, F_AVX512VL,
-    F_AVX512DQ, F_AVX512_VNNI, F_AVX512_BF16, F_AVX_VNNI,
+    F_AVX512DQ, F_AVX512_VNNI, F_AVX512_BF16, F_AVX512_VBMI, F_AVX512_BITALG, F_AVX_VNNI,
     F_NEON, F_DOTPROD, F_FP16, F_I8MM, F_SVE, F_COUNT
 };
 
@@ -51,6 +51,8 @@ static const struct feature {
     [F_AVX512DQ] = {"avx512dq", offsetof(cove_cpu_features, avx512dq), {F_AVX512F, NONE}},
     [F_AVX512_VNNI] = {"avx512_vnni", offsetof(cove_cpu_features, avx512_vnni), {F_AVX512F, NONE}},
     [F_AVX512_BF16] = {"avx512_bf16", offsetof(cove_cpu_features, avx512_bf16), {F_AVX512F, NONE}},
+    [F_AVX512_VBMI] = {"avx512_vbmi", offsetof(cove_cpu_features, avx512_vbmi), {F_AVX512F, NONE}},
+    [F_AVX512_BITALG] = {"avx512_bitalg", offsetof(cove_cpu_features, avx512_bitalg), {F_AVX512F, NONE}},
     [F_AVX_VNNI] = {"avx_vnni", offsetof(cove_cpu_features, avx_vnni), {F_AVX2, NONE}},
     [F_NEON] = {"neon", offsetof(cove_cpu_features, neon), {NONE, NONE}},
     [F_DOTPROD] = {"dotprod", offsetof(cove_cpu_features, dotprod), {F_NEON, NONE}},
@@ -108,6 +110,8 @@ static void probe_arch(cove_cpu_features *f)
     f->avx512bw = os_avx512 && BIT(b, 30);
     f->avx512vl = os_avx512 && BIT(b, 31);
     f->avx512_vnni = os_avx512 && BIT(c, 11);
+    f->avx512_vbmi = os_avx512 && BIT(c, 1);
+    f->avx512_bitalg = os_avx512 && BIT(c, 12);
     if (max_sub < 1)
         return;
     __cpuid_count(7, 1, a, b, c, d);

@@ -30,7 +30,7 @@ typedef struct cove_cpu_features {
 
     /* x86-64 */
     bool sse3, ssse3, avx, avx2, fma, f16c;
-    bool avx512f, avx512bw, avx512vl, avx512dq, avx512_vnni, avx512_bf16;
+    bool avx512f, avx512bw, avx512vl, avx512dq, avx512_vnni, avx512_bf16, avx512_vbmi, avx512_bitalg;
     bool avx_vnni;
 
     /* aarch64 */

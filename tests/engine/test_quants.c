@@ -551,7 +551,7 @@ TEST(quants_small_kernels_present)
                                                 COVE_TYPE_Q5_1, COVE_TYPE_Q8_0};
     for (int l = 0; l < COVE_KLEVEL_COUNT; l++)
         for (int i = 0; i < 5; i++) {
-            int simd_x86 = l == COVE_KLEVEL_AVX2 || l == COVE_KLEVEL_AVX512;
+            int simd_x86 = l == COVE_KLEVEL_AVX2 || l == COVE_KLEVEL_AVX512 || l == COVE_KLEVEL_AVX512VBMI;
             if (!cove_quant_ops_for_level(types[i], (enum cove_klevel)l))
                 continue;
             cove_quant_small_fn f = cove_quant_small_for_level(types[i], (enum cove_klevel)l);

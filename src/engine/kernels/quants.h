@@ -45,10 +45,11 @@ enum cove_klevel {
     COVE_KLEVEL_AVX2 = 1,   /* x86-64: AVX2, FMA, F16C */
     COVE_KLEVEL_AVX512 = 2, /* x86-64: AVX-512 F/BW/VL/DQ + VNNI, FMA, F16C */
     COVE_KLEVEL_NEON = 3,   /* aarch64: baseline ASIMD */
+    COVE_KLEVEL_AVX512VBMI = 4, /* x86-64: avx512 + VBMI and BITALG (decode of the nibble types) */
     COVE_KLEVEL_COUNT
 };
 
-/* Name of a level ("scalar", "avx2", "avx512", "neon"); "?" when out of range. */
+/* Name of a level ("scalar", "avx2", "avx512", "neon", "avx512vbmi"); "?" when out of range. */
 const char *cove_klevel_name(enum cove_klevel level);
 
 /* y[i] = value of element i, i < n (n a multiple of the block size). */

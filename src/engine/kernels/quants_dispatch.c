@@ -20,6 +20,7 @@
 
 static cove_quant_ops tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
 static cove_quant_small_fn small_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
+static cove_quant_small_fn gemv_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT]; /* decode over a row range */
 static bool level_ok[COVE_KLEVEL_COUNT];
 static enum cove_klevel best_level = COVE_KLEVEL_SCALAR;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
@@ -51,6 +52,11 @@ static void tables_init(void)
     if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->avx512_vnni) {
         fill_level(COVE_KLEVEL_AVX512, avx512, 2);
         cove_quants_avx512_small_fill(small_tables[COVE_KLEVEL_AVX512]);
+        if (f->avx512_vbmi && f->avx512_bitalg) {
+            fill_level(COVE_KLEVEL_AVX512VBMI, avx512, 2);
+            cove_quants_avx512_small_fill(small_tables[COVE_KLEVEL_AVX512VBMI]);
+            cove_quants_avx512vbmi_gemv_fill(gemv_tables[COVE_KLEVEL_AVX512VBMI]);
+        }
     }
 #elif defined(__aarch64__)
     static void (*const neon[])(cove_quant_ops *) = {cove_quants_neon_fill};
@@ -63,7 +69,7 @@ static void tables_init(void)
 
 const char *cove_klevel_name(enum cove_klevel level)
 {
-    static const char *const names[COVE_KLEVEL_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+    static const char *const names[COVE_KLEVEL_COUNT] = {"scalar", "avx2", "avx512", "neon", "avx512vbmi"};
     return (unsigned)level < COVE_KLEVEL_COUNT ? names[level] : "?";
 }
 
@@ -202,8 +208,13 @@ static cove_status gemm_run(const cove_quant_ops *ops, const void *W, size_t w_r
                                         (unsigned)ops->level < COVE_KLEVEL_COUNT
                                     ? small_tables[ops->level][ops->type]
                                     : NULL;
+    cove_quant_small_fn gemv = n_x == 1 && (unsigned)ops->level < COVE_KLEVEL_COUNT
+                                   ? gemv_tables[ops->level][ops->type]
+                                   : NULL;
     if (small)
         small(k, W, w_row_bytes, row_begin, row_end, Xq, xrb, n_x, Y, ldy);
+    else if (gemv)
+        gemv(k, W, w_row_bytes, row_begin, row_end, Xq, xrb, 1, Y, ldy);
     else if (n_x == 1 && ops->gemv_tile && ops->gemv_rows <= TILE_MAX)
         gemv_tiled(ops, W, w_row_bytes, Xq, k, Y, row_begin, row_end);
     else if (n_x == 1 || !ops->gemm_tile || ops->tile_rows > TILE_MAX || ops->tile_cols > TILE_MAX)

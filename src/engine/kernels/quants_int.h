@@ -346,6 +346,13 @@ typedef void (*cove_quant_small_fn)(int k, const uint8_t *W, size_t wrb, int rb,
 void cove_quants_avx2_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
 void cove_quants_avx512_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
 
+/*
+ * Decode kernels over a row range (n_x == 1), in the shape of the small
+ * kernels: the level avx512vbmi has them for the nibble types
+ * (quants_avx512vbmi.c); where a level has none, gemv_tile or vec_dot serve.
+ */
+void cove_quants_avx512vbmi_gemv_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
+
 /* The small kernel of type t at `level`, or NULL (tests and benches compare it with the tiles). */
 cove_quant_small_fn cove_quant_small_for_level(enum cove_ggml_type t, enum cove_klevel level);
 

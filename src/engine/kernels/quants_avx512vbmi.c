@@ -1,0 +1,235 @@
+/*
+ * engine/kernels/quants_avx512vbmi.c - decode kernels (one activation row) of
+ * the nibble types Q4_0, Q4_1, Q5_0 and Q5_1 for CPUs with AVX-512 VBMI and
+ * BITALG besides the avx512 level's F/BW/VL/DQ/VNNI (Ice Lake, Zen 4 and
+ * later). This file alone is compiled with those flags and is entered only
+ * when the CPU has them; the level avx512vbmi is the avx512 level with these
+ * kernels for decode.
+ *
+ * The unit is a quad: 4 blocks, 128 weights. Two 512-bit loads hold its
+ * bytes (at most 96); byte permutes (vpermt2b, vpermt2w) gather what the
+ * arithmetic needs, so no block field goes through a general register:
+ *     lo = the low nibbles of the 4 blocks' qs (elements 0-15 of each block)
+ *     hi = the high nibbles (elements 16-31), both as unsigned bytes
+ *     the 5th bits (Q5_x): the blocks' qh words spread to qwords, turned into
+ *          two 64-bit masks by vpshufbitqmb, added as 0x10 under the masks
+ *     the scales d (and m) as 16 f16 words, 4 per block, converted at once.
+ * Two vpdpbusd (lo against the activations' first halves, hi against their
+ * second halves) leave 16 int32 lanes, 4 per block; one convert and one FMA
+ * with d * dy per lane put them into float. The format's offset (Q4_0: 8,
+ * Q5_0: 16) starts the int32 lanes at -off * sum(y) per lane; Q4_1 / Q5_1 add
+ * m * s per block (s of the Q8_1 activation block).
+ *
+ * The activation side (the halves of 4 blocks side by side, the offset sums,
+ * dy and s per lane) is laid out once per call, GVQ_KMAX elements at a time,
+ * and serves every row of the call. A row's arithmetic does not depend on its
+ * neighbours or on the call's row range, so any split of the rows between
+ * threads gives the same Y.
+ */
+#if defined(__x86_64__)
+
+#include <stddef.h>
+
+#include "engine/kernels/quants_x86.h"
+
+#define GVQ_KMAX 4096 /* elements of activation laid out at a time (L1-sized) */
+#define GVQ_QUADS (GVQ_KMAX / 128)
+
+typedef struct {
+    alignas(64) int8_t ylo[GVQ_QUADS][64]; /* elements 0-15 of blocks 4q .. 4q + 3 */
+    alignas(64) int8_t yhi[GVQ_QUADS][64]; /* elements 16-31 */
+    alignas(64) int32_t noff[GVQ_QUADS][16]; /* -off * sum of each lane's 8 activations */
+    alignas(64) float dy[GVQ_QUADS][16];     /* d of the lane's block */
+    alignas(64) float sy[GVQ_QUADS][16];     /* Q8_1 s / 4 of the lane's block */
+} gvq_act;
+
+/* Byte and word indices of one type's quad in its two loaded registers (bytes 0-127). */
+typedef struct {
+    alignas(64) uint8_t qs[64]; /* qs of block i at bytes 16i .. 16i + 15 */
+    alignas(64) uint16_t h[32]; /* qword i: qh low and high word of block i / 2 */
+    alignas(64) uint16_t d[32]; /* words 4i .. 4i + 3: d of block i (16 words used) */
+    alignas(64) uint16_t m[32]; /* the same for m */
+    alignas(64) uint8_t sel_lo[64], sel_hi[64]; /* vpshufbitqmb: bit of the qword per element */
+} gvq_index;
+
+INLINE size_t q_qs(enum cove_ggml_type t)
+{
+    return t == COVE_TYPE_Q4_0 ? offsetof(block_q4_0, qs)
+           : t == COVE_TYPE_Q4_1 ? offsetof(block_q4_1, qs)
+           : t == COVE_TYPE_Q5_0 ? offsetof(block_q5_0, qs)
+                                 : offsetof(block_q5_1, qs);
+}
+
+INLINE bool q_has_qh(enum cove_ggml_type t)
+{
+    return t == COVE_TYPE_Q5_0 || t == COVE_TYPE_Q5_1;
+}
+
+INLINE size_t q_qh(enum cove_ggml_type t)
+{
+    return t == COVE_TYPE_Q5_0 ? offsetof(block_q5_0, qh) : offsetof(block_q5_1, qh);
+}
+
+/* m follows d in Q4_1 and Q5_1. */
+INLINE size_t q_m(enum cove_ggml_type t)
+{
+    return t == COVE_TYPE_Q4_1 ? offsetof(block_q4_1, m) : offsetof(block_q5_1, m);
+}
+
+static void gvq_index_init(enum cove_ggml_type t, gvq_index *ix)
+{
+    const size_t bs = wbytes32(t);
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 16; j++)
+            ix->qs[16 * i + j] = (uint8_t)(q_qs(t) + (size_t)i * bs + (size_t)j);
+        for (int j = 0; j < 4; j++) {
+            ix->d[4 * i + j] = (uint16_t)((size_t)i * bs / 2); /* d at offset 0, bs even */
+            ix->m[4 * i + j] = uses_q8_1(t) ? (uint16_t)((q_m(t) + (size_t)i * bs) / 2) : 0;
+        }
+    }
+    for (int w = 16; w < 32; w++)
+        ix->d[w] = ix->m[w] = 0;
+    for (int q = 0; q < 8; q++) {
+        const size_t qh = q_has_qh(t) ? (q_qh(t) + (size_t)(q / 2) * bs) / 2 : 0;
+        ix->h[4 * q] = ix->h[4 * q + 2] = (uint16_t)qh;
+        ix->h[4 * q + 1] = ix->h[4 * q + 3] = (uint16_t)(qh + 1);
+        for (int j = 0; j < 8; j++) {
+            ix->sel_lo[8 * q + j] = (uint8_t)(8 * (q % 2) + j);
+            ix->sel_hi[8 * q + j] = (uint8_t)(16 + 8 * (q % 2) + j);
+        }
+    }
+}
+
+/* Lays out blocks [0, nb) of the activation row yr (Q8_0 or Q8_1) as quads; the rest zero. */
+static void gvq_prepare(enum cove_ggml_type t, const uint8_t *yr, int nb, gvq_act *a)
+{
+    const bool q81 = uses_q8_1(t);
+    const size_t ybs = q81 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t yq = q81 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    const __m512i voff = _mm512_set1_epi8((char)off32(t)), z = _mm512_setzero_si512();
+    for (int q = 0; 4 * q < nb; q++) {
+        __m128i lo[4], hi[4];
+        float d[4], s[4];
+        for (int i = 0; i < 4; i++) {
+            const int b = 4 * q + i;
+            const uint8_t *yb = yr + (size_t)b * ybs;
+            lo[i] = b < nb ? _mm_loadu_si128((const __m128i *)(yb + yq)) : _mm_setzero_si128();
+            hi[i] = b < nb ? _mm_loadu_si128((const __m128i *)(yb + yq + 16)) : _mm_setzero_si128();
+            d[i] = b < nb ? f16(quant_load_u16(yb)) : 0.0f;
+            s[i] = b < nb && q81 ? 0.25f * f16(quant_load_u16(yb + 2)) : 0.0f;
+        }
+        __m512i L = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(lo[1], lo[0])),
+                                       _mm256_set_m128i(lo[3], lo[2]), 1);
+        __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(hi[1], hi[0])),
+                                       _mm256_set_m128i(hi[3], hi[2]), 1);
+        _mm512_store_si512(a->ylo[q], L);
+        _mm512_store_si512(a->yhi[q], H);
+        __m512i sum = off32(t) ? _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, voff, L), voff, H) : z;
+        _mm512_store_si512(a->noff[q], _mm512_sub_epi32(z, sum));
+        for (int j = 0; j < 16; j++) {
+            a->dy[q][j] = d[j / 4];
+            a->sy[q][j] = s[j / 4];
+        }
+    }
+}
+
+/* The bytes of n (1 .. 4) blocks from p in two registers; bytes past them read as zero. */
+INLINE void gvq_load(enum cove_ggml_type t, const uint8_t *p, int n, __m512i *l0, __m512i *l1)
+{
+    const int bytes = n * (int)wbytes32(t);
+    *l0 = bytes >= 64 ? _mm512_loadu_si512((const void *)p)
+                      : _mm512_maskz_loadu_epi8(_cvtu64_mask64((1ull << bytes) - 1), p);
+    *l1 = bytes > 64 ? _mm512_maskz_loadu_epi8(_cvtu64_mask64((1ull << (bytes - 64)) - 1), p + 64)
+                     : _mm512_setzero_si512();
+}
+
+/* Weight index vectors, loaded once per row set. */
+typedef struct {
+    __m512i qs, h, d, m, sel_lo, sel_hi;
+} gvq_iv;
+
+/* One quad of n blocks at p against quad q of the activations: acc += its 16 lanes. */
+INLINE void gvq_quad(enum cove_ggml_type t, const uint8_t *p, int n, const gvq_act *a, int q,
+                     const gvq_iv *iv, __m512 *acc, __m512 *accm)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f), x10 = _mm512_set1_epi8(0x10);
+    __m512i l0, l1;
+    gvq_load(t, p, n, &l0, &l1);
+    __m512i qs = _mm512_permutex2var_epi8(l0, iv->qs, l1);
+    __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
+    if (q_has_qh(t)) {
+        __m512i h = _mm512_permutex2var_epi16(l0, iv->h, l1);
+        lo = _mm512_mask_add_epi8(lo, _mm512_bitshuffle_epi64_mask(h, iv->sel_lo), lo, x10);
+        hi = _mm512_mask_add_epi8(hi, _mm512_bitshuffle_epi64_mask(h, iv->sel_hi), hi, x10);
+    }
+    __m512i is = off32(t) ? _mm512_load_si512(a->noff[q]) : _mm512_setzero_si512();
+    is = _mm512_dpbusd_epi32(is, lo, _mm512_load_si512(a->ylo[q]));
+    is = _mm512_dpbusd_epi32(is, hi, _mm512_load_si512(a->yhi[q]));
+    __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(l0, iv->d, l1)));
+    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dw, _mm512_load_ps(a->dy[q])), *acc);
+    if (uses_q8_1(t)) {
+        __m512 mw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(l0, iv->m, l1)));
+        *accm = _mm512_fmadd_ps(mw, _mm512_load_ps(a->sy[q]), *accm);
+    }
+}
+
+/* One row of nb blocks (at most GVQ_KMAX / 32) against the laid-out activations. */
+INLINE float gvq_row(enum cove_ggml_type t, const uint8_t *wr, int nb, const gvq_act *a, const gvq_iv *iv)
+{
+    const size_t qb = 4 * wbytes32(t);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
+    int q = 0;
+    for (; 4 * q + 8 <= nb; q += 2) { /* two quads a step: two chains of FMAs */
+        gvq_quad(t, wr + (size_t)q * qb, 4, a, q, iv, &acc0, &accm);
+        gvq_quad(t, wr + (size_t)(q + 1) * qb, 4, a, q + 1, iv, &acc1, &accm);
+    }
+    for (; 4 * q < nb; q++)
+        gvq_quad(t, wr + (size_t)q * qb, nb - 4 * q < 4 ? nb - 4 * q : 4, a, q, iv, &acc0, &accm);
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), accm));
+}
+
+/* Decode: Y[i] = W row i . Xq for rb <= i < re (one activation row; the shape of cove_quant_small_fn). */
+INLINE void gvq_run(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, int rb, int re,
+                    const uint8_t *Xq, float *Y)
+{
+    const size_t ybs = uses_q8_1(t) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    gvq_index ix;
+    gvq_act a;
+    gvq_index_init(t, &ix);
+    const gvq_iv iv = {_mm512_load_si512(ix.qs),     _mm512_load_si512(ix.h),
+                       _mm512_load_si512(ix.d),      _mm512_load_si512(ix.m),
+                       _mm512_load_si512(ix.sel_lo), _mm512_load_si512(ix.sel_hi)};
+    const int nb_all = k / QK32;
+    for (int b0 = 0; b0 < nb_all; b0 += GVQ_KMAX / QK32) {
+        const int nb = nb_all - b0 < GVQ_KMAX / QK32 ? nb_all - b0 : GVQ_KMAX / QK32;
+        gvq_prepare(t, Xq + (size_t)b0 * ybs, nb, &a);
+        for (int i = rb; i < re; i++) {
+            float s = gvq_row(t, W + (size_t)i * wrb + (size_t)b0 * wbytes32(t), nb, &a, &iv);
+            Y[i] = b0 ? Y[i] + s : s;
+        }
+    }
+}
+
+#define GVQ(name, T)                                                                                    \
+    static void name##_gvq(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq,      \
+                           size_t xrb, int n_x, float *Y, size_t ldy)                                   \
+    {                                                                                                   \
+        (void)xrb, (void)n_x, (void)ldy;                                                                \
+        gvq_run(T, k, W, wrb, rb, re, Xq, Y);                                                           \
+    }
+GVQ(q4_0, COVE_TYPE_Q4_0)
+GVQ(q4_1, COVE_TYPE_Q4_1)
+GVQ(q5_0, COVE_TYPE_Q5_0)
+GVQ(q5_1, COVE_TYPE_Q5_1)
+
+void cove_quants_avx512vbmi_gemv_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT])
+{
+    fns[COVE_TYPE_Q4_0] = q4_0_gvq;
+    fns[COVE_TYPE_Q4_1] = q4_1_gvq;
+    fns[COVE_TYPE_Q5_0] = q5_0_gvq;
+    fns[COVE_TYPE_Q5_1] = q5_1_gvq;
+}
+
+#else
+typedef int cove_quants_avx512vbmi_unused; /* ISO C wants a declaration */
+#endif
