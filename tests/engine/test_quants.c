@@ -661,7 +661,7 @@ TEST(quants_tables)
 }
 
 /*
- * COVE_CPU_DISABLE=avx512 must select AVX2: the check re-runs this binary
+ * COVE_CPU_DISABLE=avx512 must select AVX2 (avx512_vbmi: the avx512 level): the check re-runs this binary
  * with the mask (the probe reads the environment once per process).
  */
 TEST(quants_dispatch_env_child)
@@ -692,6 +692,8 @@ TEST(quants_dispatch_mask)
     if (!cove_quant_ops_for_level(COVE_TYPE_Q4_0, COVE_KLEVEL_AVX2))
         return;
     CHECK_EQ_INT(run_child("avx512", "avx2"), 0);
+    if (cove_quant_ops_for_level(COVE_TYPE_Q4_0, COVE_KLEVEL_AVX512VBMI))
+        CHECK_EQ_INT(run_child("avx512_vbmi", "avx512"), 0);
     CHECK_EQ_INT(run_child("avx2", "scalar"), 0);
 #endif
 }
