@@ -4,8 +4,8 @@
  *   bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N] [--k N]
  *       Prints a markdown table (one thread unless --threads: the rows are
  *       then split between N threads of a cove_pool, as the model code does):
- *         decode GB/s  - weight bytes per second of a 2048 x K gemv (n_x = 1;
- *                        K = 2048 unless --k, e.g. 960 for the rows of a
+ *         decode GB/s  - weight bytes per second of a 2048 x k gemv (n_x = 1;
+ *                        k = 2048 unless --k, e.g. 960 for the rows of a
  *                        360M model),
  *                        "ram": cycling through copies that together exceed the
  *                        L3 cache; "hot": one matrix, cache-resident;
@@ -41,7 +41,7 @@ static const enum cove_ggml_type bench_types[] = {
 };
 
 #define ROWS 2048
-static int K = 2048; /* row length (--k); a program's option, set once in main */
+static int bench_k = 2048; /* row length (--k); a program's option, set once in main */
 #define RAM_BYTES (96u << 20) /* decode "ram": copies adding up to this, past any L3 */
 
 static double now_s(void)
@@ -79,8 +79,8 @@ static void gemm_rows(void *ctx, size_t begin, size_t end, int ith)
 {
     const gemm_job *j = ctx;
     (void)ith;
-    (j->tiles ? cove_quant_gemm_run_tiles : cove_quant_gemm_run)(j->ops, j->w, j->wrb, ROWS, j->xq, j->n_x, K,
-                                                                 j->y, ROWS, (int)begin, (int)end);
+    (j->tiles ? cove_quant_gemm_run_tiles : cove_quant_gemm_run)(j->ops, j->w, j->wrb, ROWS, j->xq, j->n_x,
+                                                                 bench_k, j->y, ROWS, (int)begin, (int)end);
 }
 
 static void run_gemm(cove_pool *pool, gemm_job *j)
@@ -108,7 +108,7 @@ static double bench_decode(const cove_quant_ops *ops, cove_pool *pool, const uin
         long n = 0;
         do {
             for (int c = 0; c < copies; c++, n++) {
-                cove_quant_gemm_prepare(ops, x, 1, K, scratch);
+                cove_quant_gemm_prepare(ops, x, 1, bench_k, scratch);
                 j.w = w + (size_t)c * wbytes;
                 run_gemm(pool, &j);
             }
@@ -131,12 +131,12 @@ static double bench_prefill(const cove_quant_ops *ops, cove_pool *pool, const ui
         double t0 = now_s(), t;
         long n = 0;
         do {
-            cove_quant_gemm_prepare(ops, x, n_tok, K, scratch);
+            cove_quant_gemm_prepare(ops, x, n_tok, bench_k, scratch);
             run_gemm(pool, &j);
             n++;
             t = now_s() - t0;
         } while (t < WINDOW_S);
-        double rate = 2.0 * ROWS * K * (double)n_tok * (double)n / t / 1e9;
+        double rate = 2.0 * ROWS * bench_k * (double)n_tok * (double)n / t / 1e9;
         best = rate > best ? rate : best;
     } while (now_s() - start < min_s);
     return best;
@@ -146,27 +146,27 @@ static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, i
                      bench_result *r)
 {
     const cove_quant_ops *ops = cove_quant_ops_for_level(t, level);
-    if (!ops || K % (int)cove_type_info_get(t)->block_size != 0) /* k-quants: K a multiple of 256 */
+    if (!ops || bench_k % (int)cove_type_info_get(t)->block_size != 0) /* k-quants: k a multiple of 256 */
         return 0;
-    size_t wbytes = cove_quant_row_bytes(t, K) * ROWS;
+    size_t wbytes = cove_quant_row_bytes(t, bench_k) * ROWS;
     int copies = (int)((RAM_BYTES + wbytes - 1) / wbytes);
     int n_tok = level == COVE_KLEVEL_SCALAR ? 32 : quick ? 128 : 512;
     double min_s = quick ? 0.2 : 1.0;
     uint8_t *w = cove_malloc(wbytes * (size_t)copies);
-    float *x = cove_malloc((size_t)K * 512 * sizeof(float));
+    float *x = cove_malloc((size_t)bench_k * 512 * sizeof(float));
     float *y = cove_malloc((size_t)ROWS * 512 * sizeof(float));
-    void *scratch = cove_malloc(cove_quant_scratch_bytes(t, K, 512));
+    void *scratch = cove_malloc(cove_quant_scratch_bytes(t, bench_k, 512));
     if (!w || !x || !y || !scratch) {
         cove_free(w), cove_free(x), cove_free(y), cove_free(scratch);
         return -1;
     }
-    fill_random(x, (size_t)K * 512, 1);
+    fill_random(x, (size_t)bench_k * 512, 1);
     const cove_quant_ops *ref = cove_quant_ops_ref(t);
     for (int i = 0; i < ROWS; i++) /* valid blocks: quantize random rows */
-        ref->quantize_row(x + (size_t)(i % 512) * K, w + (size_t)i * (wbytes / ROWS), K);
+        ref->quantize_row(x + (size_t)(i % 512) * bench_k, w + (size_t)i * (wbytes / ROWS), bench_k);
     for (int c = 1; c < copies; c++)
         memcpy(w + (size_t)c * wbytes, w, wbytes);
-    fill_random(x, (size_t)K * 512, 2);
+    fill_random(x, (size_t)bench_k * 512, 2);
     r->ram_gbs = bench_decode(ops, pool, w, copies, wbytes, x, scratch, y, min_s);
     r->hot_gbs = bench_decode(ops, pool, w, 1, wbytes, x, scratch, y, min_s);
     r->prefill_gflops = bench_prefill(ops, pool, w, wbytes, x, n_tok, scratch, y, min_s, 0);
@@ -261,8 +261,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--k") == 0 && i + 1 < argc) {
-            K = atoi(argv[++i]);
-            if (K < 256 || K % 32 != 0 || K > 16384) {
+            bench_k = atoi(argv[++i]);
+            if (bench_k < 256 || bench_k % 32 != 0 || bench_k > 16384) {
                 fprintf(stderr, "bench_kernels: --k wants a multiple of 32 in [256, 16384]\n");
                 return 2;
             }
@@ -273,7 +273,8 @@ int main(int argc, char **argv)
             dq[0] = argv[i + 1], dq[1] = argv[i + 2], dq[2] = argv[i + 3];
             i += 3;
         } else {
-            fprintf(stderr, "usage: bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N] [--k N]\n"
+            fprintf(stderr, "usage: bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N]"
+                            " [--k N]\n"
                             "       bench_kernels --dequant FILE TENSOR OUT.f32 [--level NAME]\n");
             return 2;
         }

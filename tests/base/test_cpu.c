@@ -55,7 +55,8 @@ TEST(cpu_x86_consistent_with_compiler)
     /* Hierarchy holds on real hardware too. */
     if (f.avx512f)
         CHECK(f.avx2 && f.fma);
-    if (f.avx512bw || f.avx512vl || f.avx512dq || f.avx512_vnni || f.avx512_bf16)
+    if (f.avx512bw || f.avx512vl || f.avx512dq || f.avx512_vnni || f.avx512_bf16 || f.avx512_vbmi ||
+        f.avx512_bitalg)
         CHECK(f.avx512f);
     if (f.avx2)
         CHECK(f.avx);
@@ -66,7 +67,8 @@ static int count_features(const cove_cpu_features *f)
 {
     const bool *flags[] = {&f->sse3, &f->ssse3, &f->avx, &f->avx2, &f->fma, &f->f16c,
                            &f->avx512f, &f->avx512bw, &f->avx512vl, &f->avx512dq,
-                           &f->avx512_vnni, &f->avx512_bf16, &f->avx_vnni, &f->neon,
+                           &f->avx512_vnni, &f->avx512_bf16, &f->avx512_vbmi, &f->avx512_bitalg,
+                           &f->avx_vnni, &f->neon,
                            &f->dotprod, &f->fp16, &f->i8mm, &f->sve};
     int n = 0;
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
@@ -87,7 +89,7 @@ TEST(cpu_disable_masks)
 
     cove_cpu_probe(&m, "avx512");
     CHECK(!m.avx512f && !m.avx512bw && !m.avx512vl && !m.avx512dq && !m.avx512_vnni &&
-          !m.avx512_bf16);
+          !m.avx512_bf16 && !m.avx512_vbmi && !m.avx512_bitalg);
     CHECK_EQ_INT(m.avx2, full.avx2);
     CHECK_EQ_INT(m.avx_vnni, full.avx_vnni);
 

@@ -20,7 +20,8 @@
  * Q5_0: 16) starts the int32 lanes at -off * sum(y) per lane; Q4_1 / Q5_1 add
  * m * s per block (s of the Q8_1 activation block).
  *
- * The activation side (the halves of 4 blocks side by side, the offset sums,
+ * The index vectors of the permutes are constant tables per type. The
+ * activation side (the halves of 4 blocks side by side, the offset sums,
  * dy and s per lane) is laid out once per call, GVQ_KMAX elements at a time,
  * and serves every row of the call. A row's arithmetic does not depend on its
  * neighbours or on the call's row range, so any split of the rows between
@@ -49,55 +50,46 @@ typedef struct {
     alignas(64) uint16_t h[32]; /* qword i: qh low and high word of block i / 2 */
     alignas(64) uint16_t d[32]; /* words 4i .. 4i + 3: d of block i (16 words used) */
     alignas(64) uint16_t m[32]; /* the same for m */
-    alignas(64) uint8_t sel_lo[64], sel_hi[64]; /* vpshufbitqmb: bit of the qword per element */
 } gvq_index;
 
-INLINE size_t q_qs(enum cove_ggml_type t)
-{
-    return t == COVE_TYPE_Q4_0 ? offsetof(block_q4_0, qs)
-           : t == COVE_TYPE_Q4_1 ? offsetof(block_q4_1, qs)
-           : t == COVE_TYPE_Q5_0 ? offsetof(block_q5_0, qs)
-                                 : offsetof(block_q5_1, qs);
-}
+/* The tables, as constant expressions of a block's size bs and its fields' offsets o. */
+#define GVQ_R16(o)                                                                              \
+    (o), (o) + 1, (o) + 2, (o) + 3, (o) + 4, (o) + 5, (o) + 6, (o) + 7, (o) + 8, (o) + 9,      \
+        (o) + 10, (o) + 11, (o) + 12, (o) + 13, (o) + 14, (o) + 15
+#define GVQ_QS(o, bs) {GVQ_R16(o), GVQ_R16((o) + (bs)), GVQ_R16((o) + 2 * (bs)), GVQ_R16((o) + 3 * (bs))}
+#define GVQ_X4(w) (w), (w), (w), (w)
+/* the word of field o of each of the 4 blocks, 4 times (words 16-31: 0) */
+#define GVQ_W4(o, bs)                                                                           \
+    {GVQ_X4((o) / 2), GVQ_X4(((o) + (bs)) / 2), GVQ_X4(((o) + 2 * (bs)) / 2),                   \
+     GVQ_X4(((o) + 3 * (bs)) / 2)}
+#define GVQ_HQ(o) (o) / 2, (o) / 2 + 1, (o) / 2, (o) / 2 + 1
+#define GVQ_H(o, bs)                                                                            \
+    {GVQ_HQ(o), GVQ_HQ(o), GVQ_HQ((o) + (bs)), GVQ_HQ((o) + (bs)), GVQ_HQ((o) + 2 * (bs)),     \
+     GVQ_HQ((o) + 2 * (bs)), GVQ_HQ((o) + 3 * (bs)), GVQ_HQ((o) + 3 * (bs))}
+#define GVQ_INDEX(T, qh, m)                                                                     \
+    {GVQ_QS(offsetof(T, qs), sizeof(T)), qh, GVQ_W4(offsetof(T, d), sizeof(T)), m}
 
-INLINE bool q_has_qh(enum cove_ggml_type t)
-{
-    return t == COVE_TYPE_Q5_0 || t == COVE_TYPE_Q5_1;
-}
+static const gvq_index gvq_q4_0 = GVQ_INDEX(block_q4_0, {0}, {0});
+static const gvq_index gvq_q4_1 =
+    GVQ_INDEX(block_q4_1, {0}, GVQ_W4(offsetof(block_q4_1, m), sizeof(block_q4_1)));
+static const gvq_index gvq_q5_0 =
+    GVQ_INDEX(block_q5_0, GVQ_H(offsetof(block_q5_0, qh), sizeof(block_q5_0)), {0});
+static const gvq_index gvq_q5_1 = GVQ_INDEX(block_q5_1, GVQ_H(offsetof(block_q5_1, qh), sizeof(block_q5_1)),
+                                            GVQ_W4(offsetof(block_q5_1, m), sizeof(block_q5_1)));
 
-INLINE size_t q_qh(enum cove_ggml_type t)
-{
-    return t == COVE_TYPE_Q5_0 ? offsetof(block_q5_0, qh) : offsetof(block_q5_1, qh);
-}
+/* vpshufbitqmb selectors: element j of qword i takes bit 8 (i % 2) + j of the low (high) qh word. */
+#define GVQ_S8(o) (o), (o) + 1, (o) + 2, (o) + 3, (o) + 4, (o) + 5, (o) + 6, (o) + 7
+#define GVQ_SEL(o)                                                                              \
+    {GVQ_S8(o), GVQ_S8((o) + 8), GVQ_S8(o), GVQ_S8((o) + 8),                                    \
+     GVQ_S8(o), GVQ_S8((o) + 8), GVQ_S8(o), GVQ_S8((o) + 8)}
+alignas(64) static const uint8_t gvq_sel_lo[64] = GVQ_SEL(0), gvq_sel_hi[64] = GVQ_SEL(16);
 
-/* m follows d in Q4_1 and Q5_1. */
-INLINE size_t q_m(enum cove_ggml_type t)
+INLINE const gvq_index *gvq_index_of(enum cove_ggml_type t)
 {
-    return t == COVE_TYPE_Q4_1 ? offsetof(block_q4_1, m) : offsetof(block_q5_1, m);
-}
-
-static void gvq_index_init(enum cove_ggml_type t, gvq_index *ix)
-{
-    const size_t bs = wbytes32(t);
-    for (int i = 0; i < 4; i++) {
-        for (int j = 0; j < 16; j++)
-            ix->qs[16 * i + j] = (uint8_t)(q_qs(t) + (size_t)i * bs + (size_t)j);
-        for (int j = 0; j < 4; j++) {
-            ix->d[4 * i + j] = (uint16_t)((size_t)i * bs / 2); /* d at offset 0, bs even */
-            ix->m[4 * i + j] = uses_q8_1(t) ? (uint16_t)((q_m(t) + (size_t)i * bs) / 2) : 0;
-        }
-    }
-    for (int w = 16; w < 32; w++)
-        ix->d[w] = ix->m[w] = 0;
-    for (int q = 0; q < 8; q++) {
-        const size_t qh = q_has_qh(t) ? (q_qh(t) + (size_t)(q / 2) * bs) / 2 : 0;
-        ix->h[4 * q] = ix->h[4 * q + 2] = (uint16_t)qh;
-        ix->h[4 * q + 1] = ix->h[4 * q + 3] = (uint16_t)(qh + 1);
-        for (int j = 0; j < 8; j++) {
-            ix->sel_lo[8 * q + j] = (uint8_t)(8 * (q % 2) + j);
-            ix->sel_hi[8 * q + j] = (uint8_t)(16 + 8 * (q % 2) + j);
-        }
-    }
+    return t == COVE_TYPE_Q4_0   ? &gvq_q4_0
+           : t == COVE_TYPE_Q4_1 ? &gvq_q4_1
+           : t == COVE_TYPE_Q5_0 ? &gvq_q5_0
+                                 : &gvq_q5_1;
 }
 
 /* Lays out blocks [0, nb) of the activation row yr (Q8_0 or Q8_1) as quads; the rest zero. */
@@ -124,8 +116,10 @@ static void gvq_prepare(enum cove_ggml_type t, const uint8_t *yr, int nb, gvq_ac
                                        _mm256_set_m128i(hi[3], hi[2]), 1);
         _mm512_store_si512(a->ylo[q], L);
         _mm512_store_si512(a->yhi[q], H);
-        __m512i sum = off32(t) ? _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, voff, L), voff, H) : z;
-        _mm512_store_si512(a->noff[q], _mm512_sub_epi32(z, sum));
+        if (off32(t)) { /* read only by the types with an offset */
+            __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, voff, L), voff, H);
+            _mm512_store_si512(a->noff[q], _mm512_sub_epi32(z, sum));
+        }
         for (int j = 0; j < 16; j++) {
             a->dy[q][j] = d[j / 4];
             a->sy[q][j] = s[j / 4];
@@ -157,7 +151,7 @@ INLINE void gvq_quad(enum cove_ggml_type t, const uint8_t *p, int n, const gvq_a
     gvq_load(t, p, n, &l0, &l1);
     __m512i qs = _mm512_permutex2var_epi8(l0, iv->qs, l1);
     __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
-    if (q_has_qh(t)) {
+    if (t == COVE_TYPE_Q5_0 || t == COVE_TYPE_Q5_1) { /* the 5th bits */
         __m512i h = _mm512_permutex2var_epi16(l0, iv->h, l1);
         lo = _mm512_mask_add_epi8(lo, _mm512_bitshuffle_epi64_mask(h, iv->sel_lo), lo, x10);
         hi = _mm512_mask_add_epi8(hi, _mm512_bitshuffle_epi64_mask(h, iv->sel_hi), hi, x10);
@@ -193,12 +187,11 @@ INLINE void gvq_run(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, 
                     const uint8_t *Xq, float *Y)
 {
     const size_t ybs = uses_q8_1(t) ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    gvq_index ix;
+    const gvq_index *ix = gvq_index_of(t);
+    const gvq_iv iv = {_mm512_load_si512(ix->qs),     _mm512_load_si512(ix->h),
+                       _mm512_load_si512(ix->d),      _mm512_load_si512(ix->m),
+                       _mm512_load_si512(gvq_sel_lo), _mm512_load_si512(gvq_sel_hi)};
     gvq_act a;
-    gvq_index_init(t, &ix);
-    const gvq_iv iv = {_mm512_load_si512(ix.qs),     _mm512_load_si512(ix.h),
-                       _mm512_load_si512(ix.d),      _mm512_load_si512(ix.m),
-                       _mm512_load_si512(ix.sel_lo), _mm512_load_si512(ix.sel_hi)};
     const int nb_all = k / QK32;
     for (int b0 = 0; b0 < nb_all; b0 += GVQ_KMAX / QK32) {
         const int nb = nb_all - b0 < GVQ_KMAX / QK32 ? nb_all - b0 : GVQ_KMAX / QK32;
