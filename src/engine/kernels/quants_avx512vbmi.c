@@ -1,6 +1,6 @@
 /*
  * engine/kernels/quants_avx512vbmi.c - decode kernels (one activation row) of
- * the nibble types Q4_0, Q4_1, Q5_0 and Q5_1 for CPUs with AVX-512 VBMI and
+ * the 32-element types Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 for CPUs with AVX-512 VBMI and
  * BITALG besides the avx512 level's F/BW/VL/DQ/VNNI (Ice Lake, Zen 4 and
  * later). This file alone is compiled with those flags and is entered only
  * when the CPU has them; the level avx512vbmi is the avx512 level with these
@@ -11,13 +11,16 @@
  * arithmetic needs, so no block field goes through a general register:
  *     lo = the low nibbles of the 4 blocks' qs (elements 0-15 of each block)
  *     hi = the high nibbles (elements 16-31), both as unsigned bytes
+ *          (Q8_0: its bytes 0-15 and 16-31, made unsigned by adding 128; a
+ *          quad spans 136 bytes, so hi comes from a second pair of loads 16
+ *          bytes further on, through the same index)
  *     the 5th bits (Q5_x): the blocks' qh words spread to qwords, turned into
  *          two 64-bit masks by vpshufbitqmb, added as 0x10 under the masks
  *     the scales d (and m) as 16 f16 words, 4 per block, converted at once.
  * Two vpdpbusd (lo against the activations' first halves, hi against their
  * second halves) leave 16 int32 lanes, 4 per block; one convert and one FMA
  * with d * dy per lane put them into float. The format's offset (Q4_0: 8,
- * Q5_0: 16) starts the int32 lanes at -off * sum(y) per lane; Q4_1 / Q5_1 add
+ * Q5_0: 16, Q8_0: 128) starts the int32 lanes at -off * sum(y) per lane; Q4_1 / Q5_1 add
  * m * s per block (s of the Q8_1 activation block).
  *
  * The index vectors of the permutes are constant tables per type. The
@@ -46,7 +49,7 @@ typedef struct {
 
 /* Byte and word indices of one type's quad in its two loaded registers (bytes 0-127). */
 typedef struct {
-    alignas(64) uint8_t qs[64]; /* qs of block i at bytes 16i .. 16i + 15 */
+    alignas(64) uint8_t qs[64]; /* qs of block i at bytes 16i .. 16i + 15 (8-bit: its bytes 0-15) */
     alignas(64) uint16_t h[32]; /* qword i: qh low and high word of block i / 2 */
     alignas(64) uint16_t d[32]; /* words 4i .. 4i + 3: d of block i (16 words used) */
     alignas(64) uint16_t m[32]; /* the same for m */
@@ -68,6 +71,9 @@ typedef struct {
      GVQ_HQ((o) + 2 * (bs)), GVQ_HQ((o) + 3 * (bs)), GVQ_HQ((o) + 3 * (bs))}
 #define GVQ_INDEX(T, qh, m)                                                                     \
     {GVQ_QS(offsetof(T, qs), sizeof(T)), qh, GVQ_W4(offsetof(T, d), sizeof(T)), m}
+/* 8-bit blocks (Q8_0 weights, the Q8_0 and Q8_1 activations): the second pair of loads starts
+ * 16 bytes on, so bytes 16-31 of each block's qs come through the index of bytes 0-15 */
+#define GVQ_HI 16
 
 static const gvq_index gvq_q4_0 = GVQ_INDEX(block_q4_0, {0}, {0});
 static const gvq_index gvq_q4_1 =
@@ -76,6 +82,9 @@ static const gvq_index gvq_q5_0 =
     GVQ_INDEX(block_q5_0, GVQ_H(offsetof(block_q5_0, qh), sizeof(block_q5_0)), {0});
 static const gvq_index gvq_q5_1 = GVQ_INDEX(block_q5_1, GVQ_H(offsetof(block_q5_1, qh), sizeof(block_q5_1)),
                                             GVQ_W4(offsetof(block_q5_1, m), sizeof(block_q5_1)));
+static const gvq_index gvq_q8_0 = GVQ_INDEX(block_q8_0, {0}, {0}); /* also the Q8_0 activations */
+/* the Q8_1 activations, s in the place of m */
+static const gvq_index gvq_y8_1 = GVQ_INDEX(block_q8_1, {0}, GVQ_W4(offsetof(block_q8_1, s), sizeof(block_q8_1)));
 
 /* vpshufbitqmb selectors: element j of qword i takes bit 8 (i % 2) + j of the low (high) qh word. */
 #define GVQ_S8(o) (o), (o) + 1, (o) + 2, (o) + 3, (o) + 4, (o) + 5, (o) + 6, (o) + 7
@@ -89,52 +98,51 @@ INLINE const gvq_index *gvq_index_of(enum cove_ggml_type t)
     return t == COVE_TYPE_Q4_0   ? &gvq_q4_0
            : t == COVE_TYPE_Q4_1 ? &gvq_q4_1
            : t == COVE_TYPE_Q5_0 ? &gvq_q5_0
-                                 : &gvq_q5_1;
+           : t == COVE_TYPE_Q5_1 ? &gvq_q5_1
+                                 : &gvq_q8_0;
 }
 
-/* Lays out blocks [0, nb) of the activation row yr (Q8_0 or Q8_1) as quads; the rest zero. */
+/* The bytes [skip, bytes) from p in two registers (at most 128); bytes past them read as zero. */
+INLINE void gvq_load(const uint8_t *p, int bytes, int skip, __m512i *l0, __m512i *l1)
+{
+    bytes -= skip;
+    p += skip;
+    *l0 = bytes >= 64 ? _mm512_loadu_si512((const void *)p)
+                      : _mm512_maskz_loadu_epi8(_cvtu64_mask64((1ull << bytes) - 1), p);
+    *l1 = bytes >= 128 ? _mm512_loadu_si512((const void *)(p + 64))
+          : bytes > 64 ? _mm512_maskz_loadu_epi8(_cvtu64_mask64((1ull << (bytes - 64)) - 1), p + 64)
+                       : _mm512_setzero_si512();
+}
+
+/* Lays out blocks [0, nb) of the activation row yr (Q8_0 or Q8_1) as quads, gathered as the
+ * 8-bit weights are; the rest zero. */
 static void gvq_prepare(enum cove_ggml_type t, const uint8_t *yr, int nb, gvq_act *a)
 {
     const bool q81 = uses_q8_1(t);
-    const size_t ybs = q81 ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const size_t yq = q81 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
-    const __m512i voff = _mm512_set1_epi8((char)off32(t)), z = _mm512_setzero_si512();
+    const int ybs = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0);
+    const gvq_index *ix = q81 ? &gvq_y8_1 : &gvq_q8_0;
+    const __m512i iqs = _mm512_load_si512(ix->qs), id = _mm512_load_si512(ix->d),
+                  is = _mm512_load_si512(ix->m);
+    const __m512i voff = _mm512_set1_epi8((char)woff(t)), z = _mm512_setzero_si512();
     for (int q = 0; 4 * q < nb; q++) {
-        __m128i lo[4], hi[4];
-        float d[4], s[4];
-        for (int i = 0; i < 4; i++) {
-            const int b = 4 * q + i;
-            const uint8_t *yb = yr + (size_t)b * ybs;
-            lo[i] = b < nb ? _mm_loadu_si128((const __m128i *)(yb + yq)) : _mm_setzero_si128();
-            hi[i] = b < nb ? _mm_loadu_si128((const __m128i *)(yb + yq + 16)) : _mm_setzero_si128();
-            d[i] = b < nb ? f16(quant_load_u16(yb)) : 0.0f;
-            s[i] = b < nb && q81 ? 0.25f * f16(quant_load_u16(yb + 2)) : 0.0f;
-        }
-        __m512i L = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(lo[1], lo[0])),
-                                       _mm256_set_m128i(lo[3], lo[2]), 1);
-        __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(hi[1], hi[0])),
-                                       _mm256_set_m128i(hi[3], hi[2]), 1);
+        const int bytes = (nb - 4 * q < 4 ? nb - 4 * q : 4) * ybs;
+        const uint8_t *p = yr + (size_t)q * 4 * (size_t)ybs;
+        __m512i l0, l1, m0, m1;
+        gvq_load(p, bytes, 0, &l0, &l1);
+        gvq_load(p, bytes, GVQ_HI, &m0, &m1);
+        const __m512i L = _mm512_permutex2var_epi8(l0, iqs, l1), H = _mm512_permutex2var_epi8(m0, iqs, m1);
         _mm512_store_si512(a->ylo[q], L);
         _mm512_store_si512(a->yhi[q], H);
-        if (off32(t)) { /* read only by the types with an offset */
+        if (woff(t)) { /* read only by the types with an offset */
             __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, voff, L), voff, H);
             _mm512_store_si512(a->noff[q], _mm512_sub_epi32(z, sum));
         }
-        for (int j = 0; j < 16; j++) {
-            a->dy[q][j] = d[j / 4];
-            a->sy[q][j] = s[j / 4];
-        }
+        _mm512_store_ps(a->dy[q], _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(l0, id, l1))));
+        if (q81)
+            _mm512_store_ps(a->sy[q], _mm512_mul_ps(_mm512_set1_ps(0.25f),
+                                                    _mm512_cvtph_ps(_mm512_castsi512_si256(
+                                                        _mm512_permutex2var_epi16(l0, is, l1)))));
     }
-}
-
-/* The bytes of n (1 .. 4) blocks from p in two registers; bytes past them read as zero. */
-INLINE void gvq_load(enum cove_ggml_type t, const uint8_t *p, int n, __m512i *l0, __m512i *l1)
-{
-    const int bytes = n * (int)wbytes32(t);
-    *l0 = bytes >= 64 ? _mm512_loadu_si512((const void *)p)
-                      : _mm512_maskz_loadu_epi8(_cvtu64_mask64((1ull << bytes) - 1), p);
-    *l1 = bytes > 64 ? _mm512_maskz_loadu_epi8(_cvtu64_mask64((1ull << (bytes - 64)) - 1), p + 64)
-                     : _mm512_setzero_si512();
 }
 
 /* Weight index vectors, loaded once per row set. */
@@ -147,16 +155,25 @@ INLINE void gvq_quad(enum cove_ggml_type t, const uint8_t *p, int n, const gvq_a
                      const gvq_iv *iv, __m512 *acc, __m512 *accm)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f), x10 = _mm512_set1_epi8(0x10);
-    __m512i l0, l1;
-    gvq_load(t, p, n, &l0, &l1);
-    __m512i qs = _mm512_permutex2var_epi8(l0, iv->qs, l1);
-    __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
+    const int bytes = n * (int)wbytes32(t);
+    __m512i l0, l1, lo, hi;
+    gvq_load(p, bytes, 0, &l0, &l1);
+    if (t == COVE_TYPE_Q8_0) {
+        __m512i m0, m1;
+        const __m512i x80 = _mm512_set1_epi8((char)0x80);
+        gvq_load(p, bytes, GVQ_HI, &m0, &m1);
+        lo = _mm512_xor_si512(_mm512_permutex2var_epi8(l0, iv->qs, l1), x80);
+        hi = _mm512_xor_si512(_mm512_permutex2var_epi8(m0, iv->qs, m1), x80);
+    } else {
+        __m512i qs = _mm512_permutex2var_epi8(l0, iv->qs, l1);
+        lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
+    }
     if (t == COVE_TYPE_Q5_0 || t == COVE_TYPE_Q5_1) { /* the 5th bits */
         __m512i h = _mm512_permutex2var_epi16(l0, iv->h, l1);
         lo = _mm512_mask_add_epi8(lo, _mm512_bitshuffle_epi64_mask(h, iv->sel_lo), lo, x10);
         hi = _mm512_mask_add_epi8(hi, _mm512_bitshuffle_epi64_mask(h, iv->sel_hi), hi, x10);
     }
-    __m512i is = off32(t) ? _mm512_load_si512(a->noff[q]) : _mm512_setzero_si512();
+    __m512i is = woff(t) ? _mm512_load_si512(a->noff[q]) : _mm512_setzero_si512();
     is = _mm512_dpbusd_epi32(is, lo, _mm512_load_si512(a->ylo[q]));
     is = _mm512_dpbusd_epi32(is, hi, _mm512_load_si512(a->yhi[q]));
     __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(l0, iv->d, l1)));
@@ -214,6 +231,7 @@ GVQ(q4_0, COVE_TYPE_Q4_0)
 GVQ(q4_1, COVE_TYPE_Q4_1)
 GVQ(q5_0, COVE_TYPE_Q5_0)
 GVQ(q5_1, COVE_TYPE_Q5_1)
+GVQ(q8_0, COVE_TYPE_Q8_0)
 
 void cove_quants_avx512vbmi_gemv_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT])
 {
@@ -221,6 +239,7 @@ void cove_quants_avx512vbmi_gemv_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT])
     fns[COVE_TYPE_Q4_1] = q4_1_gvq;
     fns[COVE_TYPE_Q5_0] = q5_0_gvq;
     fns[COVE_TYPE_Q5_1] = q5_1_gvq;
+    fns[COVE_TYPE_Q8_0] = q8_0_gvq;
 }
 
 #else
