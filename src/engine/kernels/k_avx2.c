@@ -92,19 +92,40 @@ static void axpy_f32(float *y, float a, const float *x, int64_t n)
         y[i] += a * x[i];
 }
 
-static void axpy_f16(float *y, float a, const void *h, int64_t n)
+static void dot_f16_rows(const void *h, int64_t ldh, int64_t rows, const float *x, int64_t n,
+                         float scale, float *s)
 {
-    const uint8_t *p = h;
-    const __m256 va = _mm256_set1_ps(a);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_f16x8(p + 2 * i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) {
-        uint16_t v;
-        memcpy(&v, p + 2 * i, 2);
-        y[i] += a * cove_f16_to_f32_inline(v);
-    }
+    for (int64_t r = 0; r < rows; r++)
+        s[r] = scale * dot_f16((const uint8_t *)h + r * ldh, x, n);
 }
+
+/* y[i0 .. i0 + 8 * W) = sum_r a[r] h[r][...]: W vectors held across the rows. */
+#define SUM_ROWS_STRIP(W)                                                                          \
+    do {                                                                                           \
+        __m256 acc[W];                                                                             \
+        for (int j = 0; j < (W); j++)                                                              \
+            acc[j] = _mm256_setzero_ps();                                                          \
+        for (int64_t r = 0; r < rows; r++) {                                                       \
+            const uint8_t *p = (const uint8_t *)h + r * ldh + 2 * i0;                              \
+            const __m256 va = _mm256_set1_ps(a[r]);                                                \
+            for (int j = 0; j < (W); j++)                                                          \
+                acc[j] = _mm256_fmadd_ps(va, load_f16x8(p + 16 * j), acc[j]);                      \
+        }                                                                                          \
+        for (int j = 0; j < (W); j++)                                                              \
+            _mm256_storeu_ps(y + i0 + 8 * j, acc[j]);                                              \
+    } while (0)
+
+static void sum_f16_rows(const void *h, int64_t ldh, int64_t rows, const float *a, int64_t n, float *y)
+{
+    int64_t i0 = 0;
+    for (; i0 + 32 <= n; i0 += 32)
+        SUM_ROWS_STRIP(4);
+    for (; i0 + 8 <= n; i0 += 8)
+        SUM_ROWS_STRIP(1);
+    if (i0 < n) /* the last n % 8 columns */
+        cove_k_sum_f16_rows_ref((const uint8_t *)h + 2 * i0, ldh, rows, a, n - i0, y + i0);
+}
+#undef SUM_ROWS_STRIP
 
 static void f16_to_f32(const void *h, float *y, int64_t n)
 {
@@ -305,7 +326,8 @@ void cove_k_avx2_fill(cove_vec_ops *ops)
     ops->dot_f16 = dot_f16;
     ops->dot_bf16 = dot_bf16;
     ops->axpy_f32 = axpy_f32;
-    ops->axpy_f16 = axpy_f16;
+    ops->dot_f16_rows = dot_f16_rows;
+    ops->sum_f16_rows = sum_f16_rows;
     ops->gemm_nn = gemm_nn;
     ops->gemm_tn = gemm_tn;
     ops->softmax_cols = softmax_cols;

@@ -79,14 +79,31 @@ static void axpy_f32(float *y, float a, const float *x, int64_t n)
     }
 }
 
-static void axpy_f16(float *y, float a, const void *h, int64_t n)
+static void dot_f16_rows(const void *h, int64_t ldh, int64_t rows, const float *x, int64_t n,
+                         float scale, float *s)
 {
-    const uint8_t *p = h;
-    const __m512 va = _mm512_set1_ps(a);
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(n - i);
-        __m512 r = _mm512_fmadd_ps(va, load_f16x16(p + 2 * i, m), _mm512_maskz_loadu_ps(m, y + i));
-        _mm512_mask_storeu_ps(y + i, m, r);
+    for (int64_t r = 0; r < rows; r++)
+        s[r] = scale * dot_f16((const uint8_t *)h + r * ldh, x, n);
+}
+
+/* Strips of 64 columns, four vectors held across the rows (masked past n). */
+static void sum_f16_rows(const void *h, int64_t ldh, int64_t rows, const float *a, int64_t n, float *y)
+{
+    for (int64_t i0 = 0; i0 < n; i0 += 64) {
+        __mmask16 m[4];
+        __m512 acc[4];
+        for (int j = 0; j < 4; j++) {
+            m[j] = i0 + 16 * j < n ? tail_mask(n - i0 - 16 * j) : 0;
+            acc[j] = _mm512_setzero_ps();
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            const uint8_t *p = (const uint8_t *)h + r * ldh + 2 * i0;
+            const __m512 va = _mm512_set1_ps(a[r]);
+            for (int j = 0; j < 4; j++)
+                acc[j] = _mm512_fmadd_ps(va, load_f16x16(p + 32 * j, m[j]), acc[j]);
+        }
+        for (int j = 0; j < 4; j++)
+            _mm512_mask_storeu_ps(y + i0 + 16 * j, m[j], acc[j]);
     }
 }
 
@@ -348,7 +365,8 @@ void cove_k_avx512_fill(cove_vec_ops *ops)
     ops->dot_f16 = dot_f16;
     ops->dot_bf16 = dot_bf16;
     ops->axpy_f32 = axpy_f32;
-    ops->axpy_f16 = axpy_f16;
+    ops->dot_f16_rows = dot_f16_rows;
+    ops->sum_f16_rows = sum_f16_rows;
 }
 
 #else

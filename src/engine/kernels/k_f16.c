@@ -27,11 +27,22 @@ float cove_k_dot_f16_ref(const void *row, const float *x, int64_t n)
     return (s[0] + s[2]) + (s[1] + s[3]);
 }
 
-void cove_k_axpy_f16_ref(float *y, float a, const void *h, int64_t n)
+void cove_k_dot_f16_rows_ref(const void *h, int64_t ldh, int64_t rows, const float *x, int64_t n,
+                             float scale, float *s)
 {
-    const uint8_t *p = h;
-    for (int64_t i = 0; i < n; i++)
-        y[i] += a * cove_f16_to_f32_inline(load_u16(p + 2 * i));
+    for (int64_t r = 0; r < rows; r++)
+        s[r] = scale * cove_k_dot_f16_ref((const uint8_t *)h + r * ldh, x, n);
+}
+
+void cove_k_sum_f16_rows_ref(const void *h, int64_t ldh, int64_t rows, const float *a, int64_t n,
+                             float *y)
+{
+    memset(y, 0, (size_t)n * sizeof *y);
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *p = (const uint8_t *)h + r * ldh;
+        for (int64_t i = 0; i < n; i++)
+            y[i] += a[r] * cove_f16_to_f32_inline(load_u16(p + 2 * i));
+    }
 }
 
 void cove_k_f16_to_f32_ref(const void *row, float *dst, int64_t n)

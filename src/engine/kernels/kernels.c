@@ -29,10 +29,11 @@ static void vec_init(void)
     const cove_cpu_features *f = cove_cpu_get();
     cove_vec_ops *s = &vec_levels[COVE_KLEVEL_SCALAR];
     *s = (cove_vec_ops){COVE_KLEVEL_SCALAR, cove_k_dot_f32_ref, cove_k_dot_f16_ref,
-                        cove_k_dot_bf16_ref, cove_k_axpy_f32_ref, cove_k_axpy_f16_ref,
-                        cove_k_f16_to_f32_ref, cove_k_f32_to_f16_ref, cove_k_gemm_nn_ref,
-                        cove_k_gemm_tn_ref, cove_k_softmax_cols_ref, cove_k_exp_sum_ref,
-                        cove_k_glu_ref, cove_k_f16_rows_to_f32_ref};
+                        cove_k_dot_bf16_ref, cove_k_axpy_f32_ref, cove_k_f16_to_f32_ref,
+                        cove_k_f32_to_f16_ref, cove_k_gemm_nn_ref, cove_k_gemm_tn_ref,
+                        cove_k_softmax_cols_ref, cove_k_exp_sum_ref, cove_k_glu_ref,
+                        cove_k_f16_rows_to_f32_ref, cove_k_dot_f16_rows_ref,
+                        cove_k_sum_f16_rows_ref};
     vec_ok[COVE_KLEVEL_SCALAR] = 1;
 #if defined(__x86_64__)
     if (!(f->avx2 && f->fma && f->f16c))

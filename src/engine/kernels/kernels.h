@@ -144,7 +144,6 @@ typedef struct cove_vec_ops {
     float (*dot_f16)(const void *h, const float *x, int64_t n);  /* h: n f16, 2-aligned */
     float (*dot_bf16)(const void *h, const float *x, int64_t n); /* h: n bf16, 2-aligned */
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a x */
-    void (*axpy_f16)(float *y, float a, const void *h, int64_t n);  /* y += a h */
     void (*f16_to_f32)(const void *h, float *y, int64_t n);  /* exact */
     void (*f32_to_f16)(const float *x, void *h, int64_t n);  /* nearest, ties to even (NaNs
                                                                   stay NaN, payload aside) */
@@ -167,6 +166,14 @@ typedef struct cove_vec_ops {
     /* rows of f16 to f32: y[r * n + i] = h[r][i] for r < rows, i < n, row r at
      * (const uint8_t *)h + r * ldh (bytes, even) - the cached keys of one head */
     void (*f16_rows_to_f32)(const void *h, int64_t ldh, int64_t rows, int64_t n, float *y);
+    /* one query over f16 rows (decode: the cached keys of one head, row r at
+     * (const uint8_t *)h + r * ldh, ldh even): s[r] = scale * (h[r] . x), n elements */
+    void (*dot_f16_rows)(const void *h, int64_t ldh, int64_t rows, const float *x, int64_t n,
+                         float scale, float *s);
+    /* the weighted sum of f16 rows (decode: the cached values of one head):
+     * y[i] = sum over r < rows of a[r] h[r][i] for i < n, overwritten (rows 0: zeros) */
+    void (*sum_f16_rows)(const void *h, int64_t ldh, int64_t rows, const float *a, int64_t n,
+                         float *y);
 } cove_vec_ops;
 
 /* The best level this CPU has (chosen once, thread-safely). Never NULL. */

@@ -24,7 +24,10 @@ void cove_k_softmax_cols_ref(float *s, int64_t m, int64_t n, int64_t lds, const 
 float cove_k_exp_sum_ref(float *x, int64_t n, float max);                       /* k_f32.c */
 void cove_k_glu_ref(float *g, const float *u, int64_t n, int gelu);             /* k_f32.c */
 float cove_k_dot_f16_ref(const void *h, const float *x, int64_t n);             /* k_f16.c */
-void cove_k_axpy_f16_ref(float *y, float a, const void *h, int64_t n);          /* k_f16.c */
+void cove_k_dot_f16_rows_ref(const void *h, int64_t ldh, int64_t rows, const float *x, int64_t n,
+                             float scale, float *s);                          /* k_f16.c */
+void cove_k_sum_f16_rows_ref(const void *h, int64_t ldh, int64_t rows, const float *a, int64_t n,
+                             float *y);                                       /* k_f16.c */
 void cove_k_f16_to_f32_ref(const void *h, float *y, int64_t n);                 /* k_f16.c */
 void cove_k_f32_to_f16_ref(const float *x, void *h, int64_t n);                 /* k_f16.c */
 void cove_k_f16_rows_to_f32_ref(const void *h, int64_t ldh, int64_t rows, int64_t n,

@@ -42,21 +42,18 @@ static void softmax(const cove_context *c, float *x, int64_t n)
         x[i] *= inv;
 }
 
-/* One row over an f16 cache (decode): the SIMD f16 dot and axpy, no conversion. */
+/* One row over an f16 cache (decode): the f16 rows read in place, no conversion. */
 static void row_f16(const cove_context *c, const cove_att_block *b, const uint8_t *kc,
                     const uint8_t *vc, float *sc)
 {
     const cove_hparams *hp = &c->m->hp;
     const int32_t hd = hp->head_dim, lo = b->lo[0], n = b->hi[0] - lo + 1;
     const size_t rb = c->kv_head_bytes;
-    for (int32_t j = 0; j < n; j++)
-        sc[j] = c->vo->dot_f16(kc + (size_t)(lo + j) * rb, b->q[0], hd) * hp->attn_scale;
+    c->vo->dot_f16_rows(kc + (size_t)lo * rb, (int64_t)rb, n, b->q[0], hd, hp->attn_scale, sc);
     if (hp->attn_softcap > 0.0f)
         cove_op_softcap(sc, n, hp->attn_softcap);
     softmax(c, sc, n);
-    memset(b->out[0], 0, (size_t)hd * sizeof(float));
-    for (int32_t j = 0; j < n; j++)
-        c->vo->axpy_f16(b->out[0], sc[j], vc + (size_t)(lo + j) * rb, hd);
+    c->vo->sum_f16_rows(vc + (size_t)lo * rb, (int64_t)rb, n, sc, hd, b->out[0]);
 }
 
 /* Keys in the block of keys of b that starts at j0. */
