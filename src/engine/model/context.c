@@ -100,6 +100,8 @@ static void alloc_scratch(cove_context *c, int *failed)
     const size_t Q = (size_t)hp->n_head * (size_t)hp->head_dim;
     const size_t KV = (size_t)hp->n_head_kv * (size_t)hp->head_dim, F = (size_t)hp->n_ff;
     c->x = alloc_n(U * E, sizeof(float), failed);
+    c->own_floats = (2 * E + 15) / 16 * 16; /* whole cache lines per thread */
+    c->x_own = alloc_n(T * c->own_floats, sizeof(float), failed);
     c->xb = alloc_n(U * (E > Q ? E : Q), sizeof(float), failed);
     c->q = alloc_n(U * Q, sizeof(float), failed);
     c->k = alloc_n(U * KV, sizeof(float), failed);
@@ -189,7 +191,7 @@ void cove_context_free(cove_context *c)
     if (!c)
         return;
     cove_pool_free(c->pool);
-    void *bufs[] = {c->k_cache, c->v_cache, c->seq_pos, c->seq_tmp, c->x, c->xb, c->q, c->k,
+    void *bufs[] = {c->k_cache, c->v_cache, c->seq_pos, c->seq_tmp, c->x, c->x_own, c->xb, c->q, c->k,
                     c->v, c->att, c->hb, c->hb2, c->act[0], c->act[1], c->act[2], c->act_local, c->work, c->att_scratch,
                     c->blk, c->rope_cs, c->rope[0].inv_freq, c->rope[1].inv_freq,
                     c->pos_buf, c->seq_buf, c->out_buf, c->logits, c->out_ids};

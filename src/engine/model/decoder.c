@@ -21,8 +21,15 @@
  * matrix product quantizes its input once (split by tokens; for one token each thread
  * quantizes it for itself, saving a barrier), then the threads take chunks of output
  * rows from an atomic counter until none are left; q, k and v (and gate and up) share one
- * quantized input. Nothing here allocates: the buffers are the context's, per thread
- * where a thread needs its own.
+ * quantized input. The chunks of q, k and v are whole heads: the thread that computes a
+ * head also adds its bias, norms it, rotates it and writes k and v into the cache.
+ *
+ * One token (decode) has five barriers a block: after q/k/v, attention, the output
+ * projection, gate/up and down. The residual stream and the normed input of the next
+ * product are then kept by every thread for itself (the same arithmetic on the same
+ * data, so the copies agree to the bit): adding a product's output to the residual and
+ * norming it needs no barrier of its own. Nothing here allocates: the buffers are the
+ * context's, per thread where a thread needs its own.
  */
 #include <math.h>
 #include <stddef.h>
@@ -141,7 +148,20 @@ typedef struct fwd {
     cove_context *c;
     const cove_ubatch *ub;
     int pooled; /* 1: inside cove_pool_run (barriers needed when nth > 1) */
+    int own;    /* 1: one token; each thread keeps the residual and normed input itself */
 } fwd;
+
+/* The residual stream of the micro-batch: the shared one, or this thread's copy (own). */
+static float *resid(const fwd *f, int ith)
+{
+    return f->own ? f->c->x_own + (size_t)ith * f->c->own_floats : f->c->x;
+}
+
+/* The normed input of the next product: in xb (shared), or this thread's (own). */
+static float *normed(const fwd *f, int ith)
+{
+    return f->own ? f->c->x_own + (size_t)ith * f->c->own_floats + f->c->m->hp.n_embd : f->c->xb;
+}
 
 static void sync(const fwd *f, int ith, int nth)
 {
@@ -186,12 +206,28 @@ static void mm_quantize(const fwd *f, const cove_matrix *const *w, int n, const 
 }
 
 /* Rows per chunk of a product of `rows` rows: CHUNKS_PER_THREAD per thread, whole units. */
-static int64_t chunk_rows(int64_t rows, int nth)
+static int64_t chunk_rows(int64_t rows, int64_t unit, int nth)
 {
     const int64_t per = CHUNKS_PER_THREAD * (int64_t)nth;
-    int64_t ch = ((rows + per - 1) / per + ROW_UNIT - 1) / ROW_UNIT * ROW_UNIT;
-    return ch < ROW_UNIT ? ROW_UNIT : ch;
+    int64_t ch = ((rows + per - 1) / per + unit - 1) / unit * unit;
+    return ch < unit ? unit : ch;
 }
+
+/* Rows per chunk of q, k and v: whole heads, whole units. */
+static int64_t head_unit(int64_t hd)
+{
+    int64_t u = hd;
+    while (u % ROW_UNIT)
+        u += hd;
+    return u;
+}
+
+/* Work to do on rows [r0, r1) of product m of a group once a thread has computed them. */
+typedef struct mm_post {
+    void (*fn)(const fwd *f, const struct mm_post *p, int m, int64_t r0, int64_t r1);
+    const cove_layer *l;
+    int32_t il;
+} mm_post;
 
 /* The next chunk of work counter k (of `total`), or -1 when all are taken. */
 static int64_t next_chunk(const fwd *f, int32_t k, int64_t total)
@@ -202,18 +238,20 @@ static int64_t next_chunk(const fwd *f, int32_t k, int64_t total)
 
 /*
  * y[i] = W[i] x for the n matrices of one input (n <= COVE_MM_SLOTS), then a barrier. The
- * rows go in chunks handed out by work counter k: a thread that is ahead takes more (the
- * threads of a memory-bound product do not finish together). Each row is computed by the
- * same code whichever thread takes it: the result does not depend on the thread count.
+ * rows go in chunks (whole units of rows) handed out by work counter k: a thread that is
+ * ahead takes more (the threads of a memory-bound product do not finish together); post,
+ * if any, runs on each chunk once it is computed. Each row is computed by the same code
+ * whichever thread takes it: the result does not depend on the thread count.
  */
 static void mm_group(const fwd *f, const cove_matrix *const *w, float *const *y, int n,
-                     const float *x, int64_t n_tok, int32_t k, int ith, int nth)
+                     const float *x, int64_t n_tok, int32_t k, int64_t unit, const mm_post *post,
+                     int ith, int nth)
 {
     const void *xq[COVE_MM_SLOTS];
     int64_t ch[COVE_MM_SLOTS], nch[COVE_MM_SLOTS], total = 0, i;
     mm_quantize(f, w, n, x, n_tok, xq, ith, nth);
     for (int m = 0; m < n; m++) {
-        ch[m] = chunk_rows(w[m]->n_rows, nth);
+        ch[m] = chunk_rows(w[m]->n_rows, unit, nth);
         nch[m] = (w[m]->n_rows + ch[m] - 1) / ch[m];
         total += nch[m];
     }
@@ -223,6 +261,8 @@ static void mm_group(const fwd *f, const cove_matrix *const *w, float *const *y,
             i -= nch[m];
         int64_t r0 = i * ch[m], r1 = r0 + ch[m] < w[m]->n_rows ? r0 + ch[m] : w[m]->n_rows;
         cove_matmul_rows(w[m], xq[m], n_tok, y[m], (size_t)w[m]->n_rows, r0, r1);
+        if (post)
+            post->fn(f, post, m, r0, r1);
     }
     sync(f, ith, nth);
 }
@@ -230,11 +270,13 @@ static void mm_group(const fwd *f, const cove_matrix *const *w, float *const *y,
 static void mm_one(const fwd *f, const cove_matrix *w, float *y, const float *x, int64_t n_tok,
                    int32_t k, int ith, int nth)
 {
-    mm_group(f, &w, &y, 1, x, n_tok, k, ith, nth);
+    mm_group(f, &w, &y, 1, x, n_tok, k, ROW_UNIT, NULL, ith, nth);
 }
 
 /* ---- embeddings and RoPE tables ---- */
 
+/* The embeddings and the first normed input (own: every thread for itself); the RoPE
+ * tables of the tokens, shared. */
 static void embed_step(const fwd *f, int ith, int nth)
 {
     cove_context *c = f->c;
@@ -243,16 +285,18 @@ static void embed_step(const fwd *f, int ith, int nth)
     const int64_t E = hp->n_embd, U = c->p.n_ubatch;
     int64_t t0, t1;
     share(f->ub->n, ith, nth, &t0, &t1);
+    if (f->own)
+        t0 = 0, t1 = 1;
     for (int64_t t = t0; t < t1; t++) {
-        float *x = c->x + t * E;
+        float *x = resid(f, ith) + t * E;
         const uint8_t *row = (const uint8_t *)m->tok_embd.data +
                              (size_t)f->ub->tokens[t] * m->tok_embd.row_bytes;
         m->tok_embd.k->to_f32(row, x, E);
         if (hp->embd_scale != 1.0f)
             for (int64_t i = 0; i < E; i++)
                 x[i] *= hp->embd_scale;
-        cove_op_rmsnorm(c->xb + t * E, x, m->layers[0].attn_norm, E, hp->rms_eps);
-        for (int r = 0; r < 2; r++)
+        cove_op_rmsnorm(normed(f, ith) + t * E, x, m->layers[0].attn_norm, E, hp->rms_eps);
+        for (int r = 0; r < 2 && (!f->own || ith == 0); r++)
             cove_op_rope_table(&c->rope[r], hp->n_rot, f->ub->pos[t],
                                c->rope_cs + ((int64_t)r * U + t) * hp->n_rot);
     }
@@ -270,31 +314,34 @@ static size_t cache_offset(const cove_context *c, int32_t layer, int32_t seq, in
            c->kv_head_bytes;
 }
 
-/* Per-head norms, biases, RoPE of q and k of token t; its k and v into the cache. */
-static void qkv_token(const fwd *f, const cove_layer *l, int32_t il, int64_t t)
+/*
+ * Rows [r0, r1) (whole heads) of q (m 0), k (1) or v (2) of every token, just computed:
+ * the bias, the per-head norm and RoPE of q and k, and k and v into the cache.
+ */
+static void qkv_rows(const fwd *f, const mm_post *p, int m, int64_t r0, int64_t r1)
 {
     cove_context *c = f->c;
     const cove_hparams *hp = &c->m->hp;
-    const int64_t Q = l->wq.n_rows, KV = l->wk.n_rows, hd = hp->head_dim;
-    float *q = c->q + t * Q, *k = c->k + t * KV, *v = c->v + t * KV;
-    const float *cs = c->rope_cs + ((int64_t)l->swa * c->p.n_ubatch + t) * hp->n_rot;
-    if (l->bq) {
-        cove_op_add(q, l->bq, Q);
-        cove_op_add(k, l->bk, KV);
-        cove_op_add(v, l->bv, KV);
-    }
-    if (l->q_norm) {
-        for (int32_t h = 0; h < hp->n_head; h++)
-            cove_op_rmsnorm(q + h * hd, q + h * hd, l->q_norm, hd, hp->rms_eps);
-        for (int32_t h = 0; h < hp->n_head_kv; h++)
-            cove_op_rmsnorm(k + h * hd, k + h * hd, l->k_norm, hd, hp->rms_eps);
-    }
-    cove_op_rope(q, hp->n_head, (int32_t)hd, hp->n_rot, cs, hp->rope_type);
-    cove_op_rope(k, hp->n_head_kv, (int32_t)hd, hp->n_rot, cs, hp->rope_type);
-    for (int32_t h = 0; h < hp->n_head_kv; h++) {
-        const size_t off = cache_offset(c, il, f->ub->seq[t], h, f->ub->pos[t]);
-        c->kv->from_f32(k + h * hd, c->k_cache + off, hd);
-        c->kv->from_f32(v + h * hd, c->v_cache + off, hd);
+    const cove_layer *l = p->l;
+    const int32_t hd = hp->head_dim;
+    const int64_t rows = m == 0 ? l->wq.n_rows : l->wk.n_rows;
+    float *const y[3] = {c->q, c->k, c->v};
+    const float *const bias[3] = {l->bq, l->bk, l->bv}, *const norm[2] = {l->q_norm, l->k_norm};
+    uint8_t *const cache[3] = {NULL, c->k_cache, c->v_cache};
+    for (int64_t t = 0; t < f->ub->n; t++) {
+        float *yt = y[m] + t * rows;
+        const float *cs = c->rope_cs + ((int64_t)l->swa * c->p.n_ubatch + t) * hp->n_rot;
+        if (bias[m])
+            cove_op_add(yt + r0, bias[m] + r0, r1 - r0);
+        for (int64_t h = r0 / hd; h < r1 / hd; h++) {
+            float *v = yt + h * hd;
+            if (m < 2 && norm[m])
+                cove_op_rmsnorm(v, v, norm[m], hd, hp->rms_eps);
+            if (m < 2)
+                cove_op_rope(v, 1, hd, hp->n_rot, cs, hp->rope_type);
+            if (m > 0)
+                c->kv->from_f32(v, cache[m] + cache_offset(c, p->il, f->ub->seq[t], (int32_t)h, f->ub->pos[t]), hd);
+        }
     }
 }
 
@@ -334,12 +381,9 @@ static void attention_step(const fwd *f, int32_t il, int ith, int nth)
     const int64_t n = f->ub->n;
     const cove_matrix *w[3] = {&l->wq, &l->wk, &l->wv};
     float *const y[3] = {c->q, c->k, c->v};
-    int64_t b, e;
-    mm_group(f, w, y, 3, c->xb, n, il * COVE_WORK_PER_LAYER, ith, nth);
-    share(n, ith, nth, &b, &e);
-    for (int64_t t = b; t < e; t++)
-        qkv_token(f, l, il, t);
-    sync(f, ith, nth);
+    const mm_post post = {qkv_rows, l, il};
+    mm_group(f, w, y, 3, normed(f, ith), n, il * COVE_WORK_PER_LAYER, head_unit(c->m->hp.head_dim), &post,
+             ith, nth);
     const int64_t items = (int64_t)c->n_blk * (c->m->hp.n_head / c->blk_heads);
     for (int64_t i = ith; i < items; i += nth) /* cyclic: late blocks cost more (causal) */
         attend_item(f, il, i, ith);
@@ -349,33 +393,42 @@ static void attention_step(const fwd *f, int32_t il, int ith, int nth)
 
 /* ---- feed-forward ---- */
 
-/* h = x + [post-normed] attention output; xb = ffn_norm(h). */
-static void mid_step(const fwd *f, const cove_layer *l, int ith, int nth)
+/*
+ * x += [post-normed] product output o (in xb); then the normed input of the next product,
+ * x . norm (none: the last block). Tokens are shared out, or (own) every thread does the
+ * one token for itself and no barrier is needed.
+ */
+static void residual_step(const fwd *f, const float *post, const float *norm, int ith, int nth)
 {
     cove_context *c = f->c;
     const cove_hparams *hp = &c->m->hp;
     const int64_t E = hp->n_embd;
-    int64_t b, e;
-    share(f->ub->n, ith, nth, &b, &e);
+    int64_t b = 0, e = 1;
+    if (!f->own)
+        share(f->ub->n, ith, nth, &b, &e);
     for (int64_t t = b; t < e; t++) {
-        float *x = c->x + t * E, *o = c->xb + t * E;
-        if (l->post_attn_norm)
-            cove_op_rmsnorm(o, o, l->post_attn_norm, E, hp->rms_eps);
+        float *x = resid(f, ith) + t * E, *o = c->xb + t * E, *xn = normed(f, ith) + t * E;
+        if (post) { /* o is shared when own: normed into this thread's buffer */
+            cove_op_rmsnorm(xn, o, post, E, hp->rms_eps);
+            o = xn;
+        }
         cove_op_add(x, o, E);
-        cove_op_rmsnorm(o, x, l->ffn_norm, E, hp->rms_eps);
+        if (norm)
+            cove_op_rmsnorm(xn, x, norm, E, hp->rms_eps);
     }
-    sync(f, ith, nth);
+    if (!f->own)
+        sync(f, ith, nth);
 }
 
 /* hb = act(Wgate xb) * (Wup xb): chunks of rows of both, then their columns. */
 static void gate_up_step(const fwd *f, const cove_layer *l, int32_t il, int ith, int nth)
 {
     cove_context *c = f->c;
-    const int64_t n = f->ub->n, F = l->ffn_gate.n_rows, ch = chunk_rows(F, nth);
+    const int64_t n = f->ub->n, F = l->ffn_gate.n_rows, ch = chunk_rows(F, ROW_UNIT, nth);
     const cove_matrix *w[2] = {&l->ffn_gate, &l->ffn_up};
     const void *xq[2];
     int64_t i;
-    mm_quantize(f, w, 2, c->xb, n, xq, ith, nth);
+    mm_quantize(f, w, 2, normed(f, ith), n, xq, ith, nth);
     while ((i = next_chunk(f, il * COVE_WORK_PER_LAYER + 2, (F + ch - 1) / ch)) >= 0) {
         int64_t r0 = i * ch, r1 = r0 + ch < F ? r0 + ch : F;
         cove_matmul_rows(&l->ffn_gate, xq[0], n, c->hb, (size_t)F, r0, r1);
@@ -387,35 +440,16 @@ static void gate_up_step(const fwd *f, const cove_layer *l, int32_t il, int ith,
     sync(f, ith, nth);
 }
 
-/* x += [post-normed] feed-forward output; xb = the next block's attn_norm(x). */
-static void end_step(const fwd *f, int32_t il, int ith, int nth)
+static void ffn_step(const fwd *f, int32_t il, int ith, int nth)
 {
     cove_context *c = f->c;
     const cove_hparams *hp = &c->m->hp;
     const cove_layer *l = &c->m->layers[il];
     const float *next = il + 1 < hp->n_layer ? c->m->layers[il + 1].attn_norm : NULL;
-    const int64_t E = hp->n_embd;
-    int64_t b, e;
-    share(f->ub->n, ith, nth, &b, &e);
-    for (int64_t t = b; t < e; t++) {
-        float *x = c->x + t * E, *o = c->xb + t * E;
-        if (l->post_ffw_norm)
-            cove_op_rmsnorm(o, o, l->post_ffw_norm, E, hp->rms_eps);
-        cove_op_add(x, o, E);
-        if (next)
-            cove_op_rmsnorm(o, x, next, E, hp->rms_eps);
-    }
-    sync(f, ith, nth);
-}
-
-static void ffn_step(const fwd *f, int32_t il, int ith, int nth)
-{
-    cove_context *c = f->c;
-    const cove_layer *l = &c->m->layers[il];
-    mid_step(f, l, ith, nth);
+    residual_step(f, l->post_attn_norm, l->ffn_norm, ith, nth);
     gate_up_step(f, l, il, ith, nth);
     mm_one(f, &l->ffn_down, c->xb, c->hb, f->ub->n, il * COVE_WORK_PER_LAYER + 3, ith, nth);
-    end_step(f, il, ith, nth);
+    residual_step(f, l->post_ffw_norm, next, ith, nth);
 }
 
 /* ---- logits ---- */
@@ -436,17 +470,22 @@ static void output_step(const fwd *f, int ith, int nth)
     }
     if (n_out == 0)
         return;
-    share(n_out, ith, nth, &b, &e);
-    for (int64_t t = 0, j = 0; t < f->ub->n; t++) {
-        if (f->ub->out[t] < 0)
-            continue;
-        if (j >= b && j < e)
-            cove_op_rmsnorm(c->xb + j * E, c->x + t * E, m->output_norm, E, m->hp.rms_eps);
-        j++;
-    }
-    sync(f, ith, nth);
     float *y = c->logits + first * V; /* rows of one micro-batch are consecutive */
-    mm_one(f, &m->output, y, c->xb, n_out, m->hp.n_layer * COVE_WORK_PER_LAYER, ith, nth);
+    if (f->own) { /* every thread norms its own copy: no barrier */
+        cove_op_rmsnorm(normed(f, ith), resid(f, ith), m->output_norm, E, m->hp.rms_eps);
+        mm_one(f, &m->output, y, normed(f, ith), 1, m->hp.n_layer * COVE_WORK_PER_LAYER, ith, nth);
+    } else {
+        share(n_out, ith, nth, &b, &e);
+        for (int64_t t = 0, j = 0; t < f->ub->n; t++) {
+            if (f->ub->out[t] < 0)
+                continue;
+            if (j >= b && j < e)
+                cove_op_rmsnorm(c->xb + j * E, c->x + t * E, m->output_norm, E, m->hp.rms_eps);
+            j++;
+        }
+        sync(f, ith, nth);
+        mm_one(f, &m->output, y, c->xb, n_out, m->hp.n_layer * COVE_WORK_PER_LAYER, ith, nth);
+    }
     if (m->hp.final_softcap <= 0.0f)
         return;
     share(n_out * V, ith, nth, &b, &e);
@@ -484,7 +523,7 @@ static void plan_attention(cove_context *c, const cove_ubatch *ub)
 
 void cove_decoder_forward(cove_context *c, const cove_ubatch *ub)
 {
-    fwd f = {c, ub, 1};
+    fwd f = {c, ub, 1, ub->n == 1};
     plan_attention(c, ub);
     for (int32_t i = 0; i < c->n_work; i++) /* published to the workers by the run */
         atomic_store_explicit(&c->work[i], 0, memory_order_relaxed);

@@ -153,6 +153,9 @@ struct cove_context {
     uint8_t *k_cache, *v_cache; /* [layer][seq][kv head][pos], kv_head_bytes a row */
     /* scratch, sizes in floats for U = n_ubatch tokens */
     float *x;       /* U * n_embd: the residual stream */
+    float *x_own;   /* n_threads * own_floats: one token's residual stream and normed input
+                       (n_embd each), kept by every thread for itself (decode) */
+    size_t own_floats;
     float *xb;      /* U * max(n_embd, q_dim): normed input, projection output */
     float *q;       /* U * q_dim */
     float *k;       /* U * kv_dim */
