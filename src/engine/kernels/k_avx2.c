@@ -99,33 +99,31 @@ static void dot_f16_rows(const void *h, int64_t ldh, int64_t rows, const float *
         s[r] = scale * dot_f16((const uint8_t *)h + r * ldh, x, n);
 }
 
-/* y[i0 .. i0 + 8 * W) = sum_r a[r] h[r][...]: W vectors held across the rows. */
-#define SUM_ROWS_STRIP(W)                                                                          \
-    do {                                                                                           \
-        __m256 acc[W];                                                                             \
-        for (int j = 0; j < (W); j++)                                                              \
-            acc[j] = _mm256_setzero_ps();                                                          \
-        for (int64_t r = 0; r < rows; r++) {                                                       \
-            const uint8_t *p = (const uint8_t *)h + r * ldh + 2 * i0;                              \
-            const __m256 va = _mm256_set1_ps(a[r]);                                                \
-            for (int j = 0; j < (W); j++)                                                          \
-                acc[j] = _mm256_fmadd_ps(va, load_f16x8(p + 16 * j), acc[j]);                      \
-        }                                                                                          \
-        for (int j = 0; j < (W); j++)                                                              \
-            _mm256_storeu_ps(y + i0 + 8 * j, acc[j]);                                              \
-    } while (0)
+/* y[0 .. 8 * w) = sum_r a[r] h[r][0 .. 8 * w): w (1 .. 4) vectors held across the rows. */
+static inline void sum_rows_strip(const uint8_t *h, int64_t ldh, int64_t rows, const float *a, int w,
+                                  float *y)
+{
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t r = 0; r < rows; r++) {
+        const __m256 va = _mm256_set1_ps(a[r]);
+        for (int j = 0; j < w; j++)
+            acc[j] = _mm256_fmadd_ps(va, load_f16x8(h + r * ldh + 16 * j), acc[j]);
+    }
+    for (int j = 0; j < w; j++)
+        _mm256_storeu_ps(y + 8 * j, acc[j]);
+}
 
 static void sum_f16_rows(const void *h, int64_t ldh, int64_t rows, const float *a, int64_t n, float *y)
 {
+    const uint8_t *p = h;
     int64_t i0 = 0;
     for (; i0 + 32 <= n; i0 += 32)
-        SUM_ROWS_STRIP(4);
+        sum_rows_strip(p + 2 * i0, ldh, rows, a, 4, y + i0);
     for (; i0 + 8 <= n; i0 += 8)
-        SUM_ROWS_STRIP(1);
+        sum_rows_strip(p + 2 * i0, ldh, rows, a, 1, y + i0);
     if (i0 < n) /* the last n % 8 columns */
-        cove_k_sum_f16_rows_ref((const uint8_t *)h + 2 * i0, ldh, rows, a, n - i0, y + i0);
+        cove_k_sum_f16_rows_ref(p + 2 * i0, ldh, rows, a, n - i0, y + i0);
 }
-#undef SUM_ROWS_STRIP
 
 static void f16_to_f32(const void *h, float *y, int64_t n)
 {

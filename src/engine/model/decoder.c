@@ -283,10 +283,9 @@ static void embed_step(const fwd *f, int ith, int nth)
     const cove_model *m = c->m;
     const cove_hparams *hp = &m->hp;
     const int64_t E = hp->n_embd, U = c->p.n_ubatch;
-    int64_t t0, t1;
-    share(f->ub->n, ith, nth, &t0, &t1);
-    if (f->own)
-        t0 = 0, t1 = 1;
+    int64_t t0 = 0, t1 = 1;
+    if (!f->own)
+        share(f->ub->n, ith, nth, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
         float *x = resid(f, ith) + t * E;
         const uint8_t *row = (const uint8_t *)m->tok_embd.data +
@@ -340,7 +339,8 @@ static void qkv_rows(const fwd *f, const mm_post *p, int m, int64_t r0, int64_t 
             if (m < 2)
                 cove_op_rope(v, 1, hd, hp->n_rot, cs, hp->rope_type);
             if (m > 0)
-                c->kv->from_f32(v, cache[m] + cache_offset(c, p->il, f->ub->seq[t], (int32_t)h, f->ub->pos[t]), hd);
+                c->kv->from_f32(v, cache[m] + cache_offset(c, p->il, f->ub->seq[t], (int32_t)h, f->ub->pos[t]),
+                                hd);
         }
     }
 }
@@ -473,7 +473,6 @@ static void output_step(const fwd *f, int ith, int nth)
     float *y = c->logits + first * V; /* rows of one micro-batch are consecutive */
     if (f->own) { /* every thread norms its own copy: no barrier */
         cove_op_rmsnorm(normed(f, ith), resid(f, ith), m->output_norm, E, m->hp.rms_eps);
-        mm_one(f, &m->output, y, normed(f, ith), 1, m->hp.n_layer * COVE_WORK_PER_LAYER, ith, nth);
     } else {
         share(n_out, ith, nth, &b, &e);
         for (int64_t t = 0, j = 0; t < f->ub->n; t++) {
@@ -484,8 +483,8 @@ static void output_step(const fwd *f, int ith, int nth)
             j++;
         }
         sync(f, ith, nth);
-        mm_one(f, &m->output, y, c->xb, n_out, m->hp.n_layer * COVE_WORK_PER_LAYER, ith, nth);
     }
+    mm_one(f, &m->output, y, normed(f, ith), n_out, m->hp.n_layer * COVE_WORK_PER_LAYER, ith, nth);
     if (m->hp.final_softcap <= 0.0f)
         return;
     share(n_out * V, ith, nth, &b, &e);

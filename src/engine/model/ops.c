@@ -8,16 +8,8 @@
 
 void cove_op_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
 {
-    float s[8] = {0}; /* eight running sums: no chain of n dependent adds (vectorizable) */
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            s[j] += x[i + j] * x[i + j];
-    for (; i < n; i++)
-        s[0] += x[i] * x[i];
-    const float ss = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-    const float scale = 1.0f / sqrtf(ss / (float)n + eps);
-    for (i = 0; i < n; i++)
+    const float scale = 1.0f / sqrtf(cove_dot_f32(x, x, n) / (float)n + eps);
+    for (int64_t i = 0; i < n; i++)
         out[i] = x[i] * scale * w[i];
 }
 
