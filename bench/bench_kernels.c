@@ -9,6 +9,11 @@
  *                        360M model),
  *                        "ram": cycling through copies that together exceed the
  *                        L3 cache; "hot": one matrix, cache-resident;
+ *         read GB/s    - a plain read of the "ram" copies (every cache line
+ *                        loaded once, no arithmetic) by the same threads just
+ *                        before: the ceiling of "ram", and "of read" the share
+ *                        of it that decoding reaches (a shared host's memory
+ *                        speed drifts; the share does much less);
  *         prefill GFLOP/s - 2 * rows * k * tokens per second of a 2048 x 2048 x
  *                        512-token gemm (activation quantization included;
  *                        32 tokens for the scalar level);
@@ -61,7 +66,7 @@ static void fill_random(float *x, size_t n, unsigned seed)
 }
 
 typedef struct {
-    double ram_gbs, hot_gbs, prefill_gflops, batch4_gflops, batch8_gflops;
+    double read_gbs, ram_gbs, hot_gbs, prefill_gflops, batch4_gflops, batch8_gflops;
 } bench_result;
 
 /* One matrix product, its rows split over the threads of a pool (or run inline). */
@@ -120,6 +125,49 @@ static double bench_decode(const cove_quant_ops *ops, cove_pool *pool, const uin
     return best;
 }
 
+/* A plain read of `bytes` from w, split as the gemv rows are. */
+typedef struct {
+    const uint8_t *w;
+    size_t bytes;
+    uint64_t sink[64];
+} read_job;
+
+static void read_rows(void *ctx, size_t begin, size_t end, int ith)
+{
+    read_job *j = ctx;
+    const size_t step = j->bytes / ROWS;
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, v[4];
+    for (const uint8_t *p = j->w + begin * step, *e = j->w + end * step; p + 64 <= e; p += 64) {
+        memcpy(v, p, 8), memcpy(v + 1, p + 16, 8), memcpy(v + 2, p + 32, 8), memcpy(v + 3, p + 48, 8);
+        a0 ^= v[0], a1 ^= v[1], a2 ^= v[2], a3 ^= v[3];
+    }
+    j->sink[ith & 63] = a0 ^ a1 ^ a2 ^ a3;
+}
+
+/* Reads the `copies` matrices in turn until min_s has passed; returns GB/s. */
+static double bench_read(cove_pool *pool, const uint8_t *w, int copies, size_t wbytes, double min_s)
+{
+    read_job j = {.bytes = wbytes};
+    double start = now_s(), best = 0;
+    do {
+        double t0 = now_s(), t;
+        long n = 0;
+        do {
+            for (int c = 0; c < copies; c++, n++) {
+                j.w = w + (size_t)c * wbytes;
+                if (pool)
+                    cove_pool_parallel_for(pool, ROWS, read_rows, &j);
+                else
+                    read_rows(&j, 0, ROWS, 0);
+            }
+            t = now_s() - t0;
+        } while (t < WINDOW_S);
+        double rate = (double)n * (double)wbytes / t / 1e9;
+        best = rate > best ? rate : best;
+    } while (now_s() - start < min_s);
+    return best;
+}
+
 /* gemm of n_tok activation rows until min_s has passed; returns GFLOP/s. */
 static double bench_prefill(const cove_quant_ops *ops, cove_pool *pool, const uint8_t *w,
                             size_t wbytes, const float *x, int n_tok, void *scratch, float *y,
@@ -167,6 +215,7 @@ static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, i
     for (int c = 1; c < copies; c++)
         memcpy(w + (size_t)c * wbytes, w, wbytes);
     fill_random(x, (size_t)bench_k * 512, 2);
+    r->read_gbs = bench_read(pool, w, copies, wbytes, min_s);
     r->ram_gbs = bench_decode(ops, pool, w, copies, wbytes, x, scratch, y, min_s);
     r->hot_gbs = bench_decode(ops, pool, w, 1, wbytes, x, scratch, y, min_s);
     r->prefill_gflops = bench_prefill(ops, pool, w, wbytes, x, n_tok, scratch, y, min_s, 0);
@@ -178,10 +227,10 @@ static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, i
 
 static int run_table(int quick, int tiles, int only_type, int only_level, cove_pool *pool)
 {
-    printf("| type | level | bits/weight | decode GB/s (ram) | decode GB/s (hot) | prefill GFLOP/s "
-           "| batch 4 GFLOP/s | batch 8 GFLOP/s |\n");
-    printf("|------|-------|------------:|------------------:|------------------:|----------------:"
-           "|----------------:|----------------:|\n");
+    printf("| type | level | bits/weight | read GB/s | decode GB/s (ram) | of read | decode GB/s (hot) "
+           "| prefill GFLOP/s | batch 4 GFLOP/s | batch 8 GFLOP/s |\n");
+    printf("|------|-------|------------:|----------:|------------------:|--------:|------------------:"
+           "|----------------:|----------------:|----------------:|\n");
     for (size_t i = 0; i < sizeof bench_types / sizeof bench_types[0]; i++) {
         enum cove_ggml_type t = bench_types[i];
         if (only_type >= 0 && (int)t != only_type)
@@ -196,9 +245,9 @@ static int run_table(int quick, int tiles, int only_type, int only_level, cove_p
             if (rc == 0)
                 continue;
             const cove_type_info *ti = cove_type_info_get(t);
-            printf("| %s | %s | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", ti->name,
+            printf("| %s | %s | %.2f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.1f | %.1f |\n", ti->name,
                    cove_klevel_name((enum cove_klevel)l), 8.0 * ti->block_bytes / ti->block_size,
-                   r.ram_gbs, r.hot_gbs, r.prefill_gflops, r.batch4_gflops, r.batch8_gflops);
+                   r.read_gbs, r.ram_gbs, 100 * r.ram_gbs / r.read_gbs, r.hot_gbs, r.prefill_gflops, r.batch4_gflops, r.batch8_gflops);
             fflush(stdout);
         }
     }

@@ -847,6 +847,24 @@ void cove_gguf_free(cove_gguf *g)
     cove_free(g);
 }
 
+cove_status cove_gguf_tensor_rewrite(cove_gguf *g, const cove_gguf_tensor *t, void (*fn)(void *data, void *ctx),
+                                     void *ctx, cove_error *err)
+{
+    if (!g || !t || !fn)
+        return cove_error_set(err, COVE_ERR_INVALID_ARG, "no file, tensor or function");
+    if (!g->mapped)
+        return cove_error_set(err, COVE_ERR_UNSUPPORTED, "the tensor data is not a private file mapping");
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t a = (uintptr_t)t->data & ~(page - 1);
+    const uintptr_t e = ((uintptr_t)t->data + (uintptr_t)t->n_bytes + page - 1) & ~(page - 1);
+    if (e > a && mprotect((void *)a, e - a, PROT_READ | PROT_WRITE) != 0)
+        return cove_error_set(err, COVE_ERR_IO, "cannot make tensor pages writable: %s", strerror(errno));
+    fn((void *)(uintptr_t)t->data, ctx);
+    if (e > a)
+        (void)mprotect((void *)a, e - a, PROT_READ);
+    return COVE_OK;
+}
+
 /* ---- accessors ---- */
 
 uint32_t cove_gguf_version(const cove_gguf *g)

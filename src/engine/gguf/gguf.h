@@ -191,6 +191,16 @@ uint64_t cove_gguf_tensor_count(const cove_gguf *g);
 const cove_gguf_tensor *cove_gguf_tensor_at(const cove_gguf *g, uint64_t i);
 const cove_gguf_tensor *cove_gguf_tensor_find(const cove_gguf *g, const char *name); /* NULL if absent */
 
+/*
+ * Rewrite tensor t of a file opened with cove_gguf_open in place: its pages of the private
+ * mapping are made writable, fn(data, ctx) runs on its bytes (t->n_bytes at data), and they
+ * are read-only again. The file itself never changes (the written pages become the
+ * process's own copies). COVE_ERR_UNSUPPORTED for a file opened from memory (nothing runs);
+ * COVE_ERR_IO when the pages cannot be made writable.
+ */
+cove_status cove_gguf_tensor_rewrite(cove_gguf *g, const cove_gguf_tensor *t, void (*fn)(void *data, void *ctx),
+                                     void *ctx, cove_error *err);
+
 /* 1 when a cove_gguf_str equals a C string. */
 int cove_gguf_str_eq(cove_gguf_str s, const char *c);
 

@@ -19,6 +19,7 @@
 #include "engine/kernels/kernels_int.h"
 
 static cove_kernel best_table[COVE_TYPE_COUNT], ref_table[COVE_TYPE_COUNT];
+static cove_kernel packed_table[COVE_TYPE_COUNT]; /* name NULL: no packed rows for the type */
 static cove_vec_ops vec_levels[COVE_KLEVEL_COUNT];
 static int vec_ok[COVE_KLEVEL_COUNT];
 static enum cove_klevel vec_best = COVE_KLEVEL_SCALAR;
@@ -84,6 +85,36 @@ static void kernel_fill(cove_kernel *k, enum cove_ggml_type t, const cove_quant_
     }
 }
 
+/* Row conversions of packed rows, one per packable type (the shape of cove_to_f32_fn). */
+#define PACKED_TO_F32(name, T)                                                                  \
+    static void name(const void *row, float *y, int64_t n)                                      \
+    {                                                                                           \
+        cove_quant_packed_to_f32(T, row, y, n);                                                 \
+    }
+PACKED_TO_F32(packed_q4_0, COVE_TYPE_Q4_0)
+PACKED_TO_F32(packed_q4_1, COVE_TYPE_Q4_1)
+PACKED_TO_F32(packed_q5_0, COVE_TYPE_Q5_0)
+PACKED_TO_F32(packed_q5_1, COVE_TYPE_Q5_1)
+PACKED_TO_F32(packed_q8_0, COVE_TYPE_Q8_0)
+
+static void packed_fill(void)
+{
+    static const struct {
+        enum cove_ggml_type t;
+        cove_to_f32_fn to_f32;
+    } conv[] = {{COVE_TYPE_Q4_0, packed_q4_0}, {COVE_TYPE_Q4_1, packed_q4_1}, {COVE_TYPE_Q5_0, packed_q5_0},
+                {COVE_TYPE_Q5_1, packed_q5_1}, {COVE_TYPE_Q8_0, packed_q8_0}};
+    for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
+        const cove_quant_ops *ops = cove_quant_ops_packed(conv[i].t);
+        if (!ops || !best_table[conv[i].t].name)
+            continue;
+        packed_table[conv[i].t] = best_table[conv[i].t];
+        packed_table[conv[i].t].ops = ops;
+        packed_table[conv[i].t].to_f32 = conv[i].to_f32;
+        packed_table[conv[i].t].from_f32 = NULL;
+    }
+}
+
 static void tables_init(void)
 {
     vec_init();
@@ -92,6 +123,13 @@ static void tables_init(void)
                     &vec_levels[vec_best]);
         kernel_fill(&ref_table[t], (enum cove_ggml_type)t, cove_quant_ops_ref(t), NULL);
     }
+    packed_fill();
+}
+
+const cove_kernel *cove_kernel_packed_for(uint32_t type)
+{
+    pthread_once(&tables_once, tables_init);
+    return type < COVE_TYPE_COUNT && packed_table[type].name ? &packed_table[type] : NULL;
 }
 
 const cove_kernel *cove_kernel_for(uint32_t type)

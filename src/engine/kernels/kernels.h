@@ -89,6 +89,13 @@ typedef struct cove_kernel {
  * compute with it (activation-only types Q8_1 and Q8_K are not weight types). */
 const cove_kernel *cove_kernel_for(uint32_t type);
 
+/*
+ * The kernel for rows of `type` packed in place by cove_quant_pack_rows (quants.h), or NULL
+ * when this CPU has no packed kernel for it. Its ops read packed rows and its to_f32 converts
+ * a packed row; from_f32 is NULL (nothing writes packed rows but the packer).
+ */
+const cove_kernel *cove_kernel_packed_for(uint32_t type);
+
 /* The scalar reference kernel for `type` (for tests), or NULL. */
 const cove_kernel *cove_kernel_ref_for(uint32_t type);
 

@@ -87,6 +87,7 @@ typedef struct cove_quant_ops {
     cove_quant_tile_fn gemv_tile;     /* decode (n_x == 1): gemv_rows rows x 1 column per
                                          call (as gemm_tile, with ldy unused); NULL: vec_dot */
     int gemv_rows;                    /* rows per gemv_tile call */
+    int packed;                       /* 1: the weights are packed rows (below) */
 } cove_quant_ops;
 
 /*
@@ -114,6 +115,39 @@ enum cove_klevel cove_quant_best_level(void);
  * block size.
  */
 size_t cove_quant_row_bytes(enum cove_ggml_type t, int64_t k);
+
+/* ---- packed rows ----
+ *
+ * Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 rows can be packed for the AVX-512 decode kernel: the
+ * bytes of every group of 4 blocks (the last group of a row may be shorter) put in the order
+ * its arithmetic takes them (layout in quants_pack.c). A packed row has the size of the
+ * original, so a matrix is packed in place, once, when a model is loaded. The
+ * product reads packed rows through the table of cove_quant_ops_packed: decode (n_x == 1)
+ * with the packed kernel; more activation rows unpack COVE_PACK_TILE_BYTES of weight rows at
+ * a time on the stack and run the type's usual kernels on them. */
+
+/* 1 when type t has a packed layout. */
+int cove_quant_packable(enum cove_ggml_type t);
+
+/*
+ * The table for packed rows of type t at the best level, or NULL when this CPU has no packed
+ * kernel for t (the rows must then stay as they are). Same as cove_quant_ops_get(t) but for
+ * `packed`; static, read-only.
+ */
+const cove_quant_ops *cove_quant_ops_packed(enum cove_ggml_type t);
+
+/*
+ * Pack `rows` rows of k elements of type t at W (wrb bytes apart) in place. Returns 0 (and
+ * writes nothing) when t has no packed layout or k is not a whole number of blocks.
+ */
+int cove_quant_pack_rows(enum cove_ggml_type t, void *W, size_t wrb, int64_t rows, int64_t k);
+
+/* The inverse: packed rows at src to GGUF rows at dst (no overlap). Returns 0 as above. */
+int cove_quant_unpack_rows(enum cove_ggml_type t, const void *src, void *dst, size_t wrb, int64_t rows,
+                           int64_t k);
+
+/* Dequantize the first n elements of the packed row `row` (exactly as the GGUF row). */
+void cove_quant_packed_to_f32(enum cove_ggml_type t, const void *row, float *y, int64_t n);
 
 /* ---- matrix product ---- */
 

@@ -10,9 +10,11 @@
  * the type has one, register tiles otherwise.
  */
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdbool.h>
 
 #include "base/cpu.h"
+#include "base/limits.h"
 #include "engine/kernels/quants_int.h"
 
 #define TILE_MAX 8                /* largest tile_rows / tile_cols / gemv_rows a level may declare */
@@ -21,6 +23,8 @@
 static cove_quant_ops tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
 static cove_quant_small_fn small_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
 static cove_quant_small_fn gemv_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT]; /* decode over a row range */
+static cove_quant_ops packed_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT]; /* block_size 0: none */
+static cove_quant_small_fn packed_gemv[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
 static bool level_ok[COVE_KLEVEL_COUNT];
 static enum cove_klevel best_level = COVE_KLEVEL_SCALAR;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
@@ -35,6 +39,16 @@ static void fill_level(enum cove_klevel level, void (*const *fills)(cove_quant_o
         t[i].level = level;
     level_ok[level] = true;
     best_level = level;
+}
+
+/* The packed tables of a level: its tables with `packed` set, for the types it has a kernel for. */
+static void fill_packed(enum cove_klevel level)
+{
+    for (int t = 0; t < COVE_TYPE_COUNT; t++)
+        if (packed_gemv[level][t]) {
+            packed_tables[level][t] = tables[level][t];
+            packed_tables[level][t].packed = 1;
+        }
 }
 
 static void tables_init(void)
@@ -52,10 +66,14 @@ static void tables_init(void)
     if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->avx512_vnni) {
         fill_level(COVE_KLEVEL_AVX512, avx512, 2);
         cove_quants_avx512_small_fill(small_tables[COVE_KLEVEL_AVX512]);
+        cove_quants_avx512_packed_fill(packed_gemv[COVE_KLEVEL_AVX512]);
+        fill_packed(COVE_KLEVEL_AVX512);
         if (f->avx512_vbmi && f->avx512_bitalg) {
             fill_level(COVE_KLEVEL_AVX512VBMI, avx512, 2);
             cove_quants_avx512_small_fill(small_tables[COVE_KLEVEL_AVX512VBMI]);
             cove_quants_avx512vbmi_gemv_fill(gemv_tables[COVE_KLEVEL_AVX512VBMI]);
+            cove_quants_avx512_packed_fill(packed_gemv[COVE_KLEVEL_AVX512VBMI]);
+            fill_packed(COVE_KLEVEL_AVX512VBMI);
         }
     }
 #elif defined(__aarch64__)
@@ -86,6 +104,14 @@ const cove_quant_ops *cove_quant_ops_get(enum cove_ggml_type t)
 {
     pthread_once(&tables_once, tables_init);
     return cove_quant_ops_for_level(t, best_level);
+}
+
+const cove_quant_ops *cove_quant_ops_packed(enum cove_ggml_type t)
+{
+    pthread_once(&tables_once, tables_init);
+    if ((unsigned)t >= COVE_TYPE_COUNT || !packed_tables[best_level][t].block_size)
+        return NULL;
+    return &packed_tables[best_level][t];
 }
 
 const cove_quant_ops *cove_quant_ops_ref(enum cove_ggml_type t)
@@ -193,6 +219,36 @@ static void gemm_tiled(const cove_quant_ops *ops, const uint8_t *W, size_t wrb, 
 
 static cove_status gemm_run(const cove_quant_ops *ops, const void *W, size_t w_row_bytes, int n_rows_w,
                             const void *Xq, int n_x, int k, float *Y, size_t ldy, int row_begin, int row_end,
+                            bool use_small);
+
+/*
+ * Packed rows: decode with the packed kernel; more activation rows take the weight rows
+ * COVE_PACK_TILE_BYTES at a time, unpacked on the stack, through the type's usual table.
+ */
+static cove_status packed_run(const cove_quant_ops *ops, const uint8_t *W, size_t wrb, const void *Xq,
+                              int n_x, int k, float *Y, size_t ldy, int rb, int re, bool use_small)
+{
+    if (n_x == 1) {
+        packed_gemv[ops->level][ops->type](k, W, wrb, rb, re, Xq, 0, 1, Y, ldy);
+        return COVE_OK;
+    }
+    alignas(64) uint8_t buf[COVE_PACK_TILE_BYTES];
+    const int rt = (int)(sizeof buf / wrb);
+    if (rt < 1)
+        return COVE_ERR_INVALID_ARG;
+    for (int r0 = rb; r0 < re; r0 += rt) {
+        const int n = re - r0 < rt ? re - r0 : rt;
+        (void)cove_quant_unpack_rows(ops->type, W + (size_t)r0 * wrb, buf, wrb, n, k);
+        cove_status st = gemm_run(&tables[ops->level][ops->type], buf, wrb, n, Xq, n_x, k, Y + r0, ldy, 0, n,
+                                  use_small);
+        if (st != COVE_OK)
+            return st;
+    }
+    return COVE_OK;
+}
+
+static cove_status gemm_run(const cove_quant_ops *ops, const void *W, size_t w_row_bytes, int n_rows_w,
+                            const void *Xq, int n_x, int k, float *Y, size_t ldy, int row_begin, int row_end,
                             bool use_small)
 {
     if (!ops || !W || !Xq || !Y || n_x < 1 || k < 1 || k % ops->block_size)
@@ -203,6 +259,8 @@ static cove_status gemm_run(const cove_quant_ops *ops, const void *W, size_t w_r
         return COVE_ERR_INVALID_ARG;
     if (w_row_bytes < cove_quant_row_bytes(ops->type, k) || (n_x > 1 && ldy < (size_t)row_end))
         return COVE_ERR_INVALID_ARG;
+    if (ops->packed && (unsigned)ops->level < COVE_KLEVEL_COUNT && packed_gemv[ops->level][ops->type])
+        return packed_run(ops, W, w_row_bytes, Xq, n_x, k, Y, ldy, row_begin, row_end, use_small);
     size_t xrb = cove_quant_row_bytes(ops->vec_dot_type, k);
     cove_quant_small_fn small = use_small && n_x >= 2 && n_x <= QUANT_SMALL_MAX &&
                                         (unsigned)ops->level < COVE_KLEVEL_COUNT

@@ -353,6 +353,9 @@ void cove_quants_avx512_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
  */
 void cove_quants_avx512vbmi_gemv_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
 
+/* Decode over packed rows (quants_pack.c; quants_pack_avx512.c), for the avx512 levels. */
+void cove_quants_avx512_packed_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
+
 /* The small kernel of type t at `level`, or NULL (tests and benches compare it with the tiles). */
 cove_quant_small_fn cove_quant_small_for_level(enum cove_ggml_type t, enum cove_klevel level);
 

@@ -245,6 +245,43 @@ static cove_status kernel_of(const cove_gguf_tensor *t, const char *name, const 
     return COVE_OK;
 }
 
+typedef struct {
+    enum cove_ggml_type type;
+    size_t row_bytes;
+    int64_t rows, cols;
+} pack_job;
+
+static void pack_tensor(void *data, void *ctx)
+{
+    const pack_job *j = ctx;
+    (void)cove_quant_pack_rows(j->type, data, j->row_bytes, j->rows, j->cols);
+}
+
+/*
+ * Pack the rows of matrix `out` (tensor t) in place for the packed decode kernel when this CPU
+ * has one for its type (once per tensor: a tensor read twice is packed once). Files opened from
+ * memory, rows longer than COVE_PACK_TILE_BYTES and tables of one row stay as they are.
+ */
+static cove_status maybe_pack(cove_model *m, const cove_gguf_tensor *t, cove_matrix *out, cove_error *err)
+{
+    const cove_kernel *pk = cove_kernel_packed_for(t->type);
+    const uint64_t idx = (uint64_t)(t - cove_gguf_tensor_at(m->g, 0));
+    if (!pk || out->n_rows < 2 || out->row_bytes > COVE_PACK_TILE_BYTES)
+        return COVE_OK;
+    if (!m->packed && cove_arena_calloc(m->arena, (size_t)cove_gguf_tensor_count(m->g), 1,
+                                        (void **)&m->packed) != COVE_OK)
+        return cove_error_set(err, COVE_ERR_NOMEM, "out of memory loading the weights");
+    if (!m->packed[idx]) {
+        pack_job j = {t->type, out->row_bytes, out->n_rows, out->n_cols};
+        cove_error e2;
+        if (cove_gguf_tensor_rewrite(m->g, t, pack_tensor, &j, &e2) != COVE_OK)
+            return COVE_OK; /* not a private mapping: the rows stay as in the file */
+        m->packed[idx] = 1;
+    }
+    out->k = pk;
+    return COVE_OK;
+}
+
 cove_status cove_model_matrix_opt(cove_model *m, const char *name, int64_t rows, int64_t cols,
                                   cove_matrix *out, int *found, cove_error *err)
 {
@@ -260,6 +297,8 @@ cove_status cove_model_matrix_opt(cove_model *m, const char *name, int64_t rows,
     if ((uint64_t)row_bytes * (uint64_t)rows > t->n_bytes)
         return cove_error_set(err, COVE_ERR_FORMAT, "tensor %s is shorter than its shape", name);
     *out = (cove_matrix){k, t->data, rows, cols, row_bytes};
+    if ((st = maybe_pack(m, t, out, err)))
+        return st;
     m->n_params += (uint64_t)rows * (uint64_t)cols;
     if (rows > 1 && strcmp(name, "token_embd.weight") != 0) /* one row of it per token */
         m->weight_bytes += (uint64_t)row_bytes * (uint64_t)rows;

@@ -110,6 +110,8 @@ struct cove_model {
     uint64_t n_params;
     uint64_t weight_bytes;    /* bytes of every matrix (each tensor counted once) */
     const void *arch_data;    /* weights of an architecture that keeps its own (bert.c), in arena */
+    uint8_t *packed;          /* [tensor count] 1: the tensor's rows are packed (cove_quant_pack_rows),
+                                 in arena, allocated by the first packing */
 };
 
 /* One micro-batch, as context.c hands it to a forward pass. */
