@@ -1,7 +1,7 @@
 /*
  * bench/bench_kernels.c - speed of the quant kernels, per type and SIMD level.
  *
- *   bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N] [--k N]
+ *   bench_kernels [--quick] [--type NAME] [--level NAME] [--threads N] [--k N]
  *       Prints a markdown table (one thread unless --threads: the rows are
  *       then split between N threads of a cove_pool, as the model code does):
  *         decode GB/s  - weight bytes per second of a 2048 x k gemv (n_x = 1;
@@ -18,9 +18,7 @@
  *                        512-token gemm (activation quantization included;
  *                        32 tokens for the scalar level);
  *         batch 4 / 8 GFLOP/s - the same for 4 and 8 activation rows (several
- *                        sequences decoded together), cache-resident matrix;
- *                        --tiles: without the small-batch kernels (the
- *                        prefill register tiles), to compare.
+ *                        sequences decoded together), cache-resident matrix.
  *       Each rate is the best 0.1 s window of a 1 s run (0.2 s with --quick).
  *   bench_kernels --dequant FILE TENSOR OUT [--level NAME]
  *       Dequantizes tensor TENSOR of the GGUF file FILE with cove's kernels
@@ -77,15 +75,13 @@ typedef struct {
     const void *xq;
     int n_x;
     float *y;
-    int tiles; /* 1: without the small-batch kernels */
 } gemm_job;
 
 static void gemm_rows(void *ctx, size_t begin, size_t end, int ith)
 {
     const gemm_job *j = ctx;
     (void)ith;
-    (j->tiles ? cove_quant_gemm_run_tiles : cove_quant_gemm_run)(j->ops, j->w, j->wrb, ROWS, j->xq, j->n_x,
-                                                                 bench_k, j->y, ROWS, (int)begin, (int)end);
+    cove_quant_gemm_run(j->ops, j->w, j->wrb, ROWS, j->xq, j->n_x, bench_k, j->y, ROWS, (int)begin, (int)end);
 }
 
 static void run_gemm(cove_pool *pool, gemm_job *j)
@@ -106,7 +102,7 @@ static void run_gemm(cove_pool *pool, gemm_job *j)
 static double bench_decode(const cove_quant_ops *ops, cove_pool *pool, const uint8_t *w, int copies,
                            size_t wbytes, const float *x, void *scratch, float *y, double min_s)
 {
-    gemm_job j = {ops, NULL, wbytes / ROWS, scratch, 1, y, 0};
+    gemm_job j = {ops, NULL, wbytes / ROWS, scratch, 1, y};
     double start = now_s(), best = 0;
     do {
         double t0 = now_s(), t;
@@ -171,9 +167,9 @@ static double bench_read(cove_pool *pool, const uint8_t *w, int copies, size_t w
 /* gemm of n_tok activation rows until min_s has passed; returns GFLOP/s. */
 static double bench_prefill(const cove_quant_ops *ops, cove_pool *pool, const uint8_t *w,
                             size_t wbytes, const float *x, int n_tok, void *scratch, float *y,
-                            double min_s, int tiles)
+                            double min_s)
 {
-    gemm_job j = {ops, w, wbytes / ROWS, scratch, n_tok, y, tiles};
+    gemm_job j = {ops, w, wbytes / ROWS, scratch, n_tok, y};
     double start = now_s(), best = 0;
     do {
         double t0 = now_s(), t;
@@ -190,7 +186,7 @@ static double bench_prefill(const cove_quant_ops *ops, cove_pool *pool, const ui
     return best;
 }
 
-static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, int tiles, cove_pool *pool,
+static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, cove_pool *pool,
                      bench_result *r)
 {
     const cove_quant_ops *ops = cove_quant_ops_for_level(t, level);
@@ -218,14 +214,14 @@ static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, i
     r->read_gbs = bench_read(pool, w, copies, wbytes, min_s);
     r->ram_gbs = bench_decode(ops, pool, w, copies, wbytes, x, scratch, y, min_s);
     r->hot_gbs = bench_decode(ops, pool, w, 1, wbytes, x, scratch, y, min_s);
-    r->prefill_gflops = bench_prefill(ops, pool, w, wbytes, x, n_tok, scratch, y, min_s, 0);
-    r->batch4_gflops = bench_prefill(ops, pool, w, wbytes, x, 4, scratch, y, min_s, tiles);
-    r->batch8_gflops = bench_prefill(ops, pool, w, wbytes, x, 8, scratch, y, min_s, tiles);
+    r->prefill_gflops = bench_prefill(ops, pool, w, wbytes, x, n_tok, scratch, y, min_s);
+    r->batch4_gflops = bench_prefill(ops, pool, w, wbytes, x, 4, scratch, y, min_s);
+    r->batch8_gflops = bench_prefill(ops, pool, w, wbytes, x, 8, scratch, y, min_s);
     cove_free(w), cove_free(x), cove_free(y), cove_free(scratch);
     return 1;
 }
 
-static int run_table(int quick, int tiles, int only_type, int only_level, cove_pool *pool)
+static int run_table(int quick, int only_type, int only_level, cove_pool *pool)
 {
     printf("| type | level | bits/weight | read GB/s | decode GB/s (ram) | of read | decode GB/s (hot) "
            "| prefill GFLOP/s | batch 4 GFLOP/s | batch 8 GFLOP/s |\n");
@@ -239,7 +235,7 @@ static int run_table(int quick, int tiles, int only_type, int only_level, cove_p
             bench_result r;
             if (only_level >= 0 && l != only_level)
                 continue;
-            int rc = bench_one(t, (enum cove_klevel)l, quick, tiles, pool, &r);
+            int rc = bench_one(t, (enum cove_klevel)l, quick, pool, &r);
             if (rc < 0)
                 return 1;
             if (rc == 0)
@@ -296,13 +292,11 @@ static int parse_level(const char *s)
 
 int main(int argc, char **argv)
 {
-    int quick = 0, tiles = 0, type = -1, level = -1, threads = 1;
+    int quick = 0, type = -1, level = -1, threads = 1;
     const char *dq[3] = {NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
-        else if (strcmp(argv[i], "--tiles") == 0)
-            tiles = 1;
         else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
             type = cove_type_from_name(argv[++i]);
             type = type < 0 ? -2 : type;
@@ -322,8 +316,7 @@ int main(int argc, char **argv)
             dq[0] = argv[i + 1], dq[1] = argv[i + 2], dq[2] = argv[i + 3];
             i += 3;
         } else {
-            fprintf(stderr, "usage: bench_kernels [--quick] [--tiles] [--type NAME] [--level NAME] [--threads N]"
-                            " [--k N]\n"
+            fprintf(stderr, "usage: bench_kernels [--quick] [--type NAME] [--level NAME] [--threads N] [--k N]\n"
                             "       bench_kernels --dequant FILE TENSOR OUT.f32 [--level NAME]\n");
             return 2;
         }
@@ -340,7 +333,7 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("threads: %d\n\n", threads);
-    int rc = run_table(quick, tiles, type, level, pool);
+    int rc = run_table(quick, type, level, pool);
     cove_pool_free(pool);
     return rc;
 }

@@ -511,14 +511,15 @@ TEST(quants_gemm_long_rows)
 }
 
 /*
- * Small batches (2 .. QUANT_SMALL_MAX activation rows, the path of several
- * sequences decoded together): every n_x, odd and even row counts, row
- * ranges, block counts that leave a partial group of 8 and a lone block of a
- * pair, and rows long enough to be taken in several chunks.
+ * Batches (2 or more activation rows: several sequences decoded together, prefill): n_x
+ * from 2 to 17 and past two passes of the kernel (40, 67), odd and even row counts, row
+ * ranges, block counts that leave a partial group of 8 and a lone block of a pair, and rows
+ * long enough to be taken in several chunks.
  */
-TEST(quants_gemm_small_batch)
+TEST(quants_gemm_batch)
 {
     static const int nrs[] = {1, 2, 5, 8, 19};
+    static const int nxs[] = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 40, 67};
     for (int l = 0; l < COVE_KLEVEL_COUNT; l++)
         for (int i = 0; i < N_WEIGHT_TYPES && !test_failed_now(); i++) {
             const cove_quant_ops *ops = cove_quant_ops_for_level(weight_types[i], (enum cove_klevel)l);
@@ -526,26 +527,51 @@ TEST(quants_gemm_small_batch)
                 continue;
             const int bs = ops->block_size, nk = bs == 32 ? 5 : 3;
             const int ks[] = {bs, 3 * bs, bs == 32 ? 11 * 32 : 5 * 256, 36 * 32, 75 * 32};
-            for (int nx = 2; nx <= QUANT_SMALL_MAX + 1; nx++)
+            for (size_t xi = 0; xi < sizeof nxs / sizeof nxs[0]; xi++)
                 for (int ki = 0; ki < nk; ki++)
                     for (int ni = 0; ni < 5; ni++) {
-                        if (ki >= 3 && ni != 2 && ni != 4)
-                            continue; /* long rows: fewer shapes, to keep the test quick */
+                        const int nx = nxs[xi];
+                        if ((ki >= 3 && ni != 2 && ni != 4) || (nx > 17 && (ki >= 3 || ni != 4)))
+                            continue; /* long rows, many columns: fewer shapes, to keep the test quick */
                         gemm_case g;
                         gemm_case_init(&g, ops, nrs[ni], nx, ks[ki]);
                         int bad = gemm_case_check(&g, ops, 0, g.nr);
                         if (!bad && g.nr > 3)
                             bad = gemm_case_check(&g, ops, 1, g.nr - 2);
                         gemm_case_free(&g);
-                        CHECK_MSG(!bad, "small batch %s %s nr=%d nx=%d k=%d",
-                                  cove_type_info_get(ops->type)->name, cove_klevel_name(ops->level), nrs[ni],
-                                  nx, ks[ki]);
+                        CHECK_MSG(!bad, "batch %s %s nr=%d nx=%d k=%d", cove_type_info_get(ops->type)->name,
+                                  cove_klevel_name(ops->level), nrs[ni], nx, ks[ki]);
                     }
         }
 }
 
-/* The x86 levels have small-batch kernels for the 32-element types and the k-quants. */
-TEST(quants_small_kernels_present)
+/*
+ * A prefill-sized product: the weight rows go to the batch kernel QUANT_BATCH_W_BLOCK bytes
+ * at a time, so a matrix of more than two such blocks and a row range that starts and ends
+ * inside blocks check that every block lands in its rows of Y.
+ */
+TEST(quants_gemm_batch_blocks)
+{
+    const int k = 4096, nx = 10;
+    for (int l = 0; l < COVE_KLEVEL_COUNT; l++)
+        for (int i = 0; i < N_WEIGHT_TYPES && !test_failed_now(); i++) {
+            const cove_quant_ops *ops = cove_quant_ops_for_level(weight_types[i], (enum cove_klevel)l);
+            if (!ops || !cove_quant_batch_for_level(ops->type, ops->level))
+                continue;
+            const int per_block = (int)(QUANT_BATCH_W_BLOCK / cove_quant_row_bytes(ops->type, k));
+            gemm_case g;
+            gemm_case_init(&g, ops, 2 * per_block + 5, nx, k);
+            int bad = gemm_case_check(&g, ops, 0, g.nr);
+            if (!bad)
+                bad = gemm_case_check(&g, ops, 3, g.nr - 1);
+            gemm_case_free(&g);
+            CHECK_MSG(!bad, "blocks %s %s rows=%d", cove_type_info_get(ops->type)->name,
+                      cove_klevel_name(ops->level), 2 * per_block + 5);
+        }
+}
+
+/* The x86 levels have batch kernels for the 32-element types and the k-quants. */
+TEST(quants_batch_kernels_present)
 {
     static const enum cove_ggml_type types[] = {COVE_TYPE_Q4_0, COVE_TYPE_Q4_1, COVE_TYPE_Q5_0,
                                                 COVE_TYPE_Q5_1, COVE_TYPE_Q8_0};
@@ -554,16 +580,16 @@ TEST(quants_small_kernels_present)
             int simd_x86 = l == COVE_KLEVEL_AVX2 || l == COVE_KLEVEL_AVX512 || l == COVE_KLEVEL_AVX512VBMI;
             if (!cove_quant_ops_for_level(types[i], (enum cove_klevel)l))
                 continue;
-            cove_quant_small_fn f = cove_quant_small_for_level(types[i], (enum cove_klevel)l);
+            cove_quant_batch_fn f = cove_quant_batch_for_level(types[i], (enum cove_klevel)l);
             CHECK_MSG(simd_x86 ? f != NULL : f == NULL, "%s %s", cove_type_info_get(types[i])->name,
                       cove_klevel_name((enum cove_klevel)l));
         }
     for (int l = COVE_KLEVEL_AVX2; l <= COVE_KLEVEL_AVX512; l++)
         for (int t = COVE_TYPE_Q2_K; t <= COVE_TYPE_Q6_K && cove_quant_ops_for_level(COVE_TYPE_Q4_K, l); t++)
-            CHECK_MSG(cove_quant_small_for_level((enum cove_ggml_type)t, (enum cove_klevel)l) != NULL, "%s %s",
+            CHECK_MSG(cove_quant_batch_for_level((enum cove_ggml_type)t, (enum cove_klevel)l) != NULL, "%s %s",
                       cove_type_info_get((enum cove_ggml_type)t)->name, cove_klevel_name((enum cove_klevel)l));
-    CHECK(cove_quant_small_for_level(COVE_TYPE_Q4_0, (enum cove_klevel)99) == NULL);
-    CHECK(cove_quant_small_for_level(COVE_TYPE_COUNT, COVE_KLEVEL_SCALAR) == NULL);
+    CHECK(cove_quant_batch_for_level(COVE_TYPE_Q4_0, (enum cove_klevel)99) == NULL);
+    CHECK(cove_quant_batch_for_level(COVE_TYPE_COUNT, COVE_KLEVEL_SCALAR) == NULL);
 }
 
 /*

@@ -174,9 +174,9 @@ cove_status cove_quant_gemm_prepare(const cove_quant_ops *ops, const float *X, i
  * j < n_x, where W has n_rows_w rows of k elements of ops->type, row i at
  * W + i * w_row_bytes, and Xq is the scratch filled by cove_quant_gemm_prepare.
  * n_x == 1 streams each weight row once (decode: ops->gemv_tile or vec_dot);
- * n_x > 1 works in register tiles of ops->tile_rows x ops->tile_cols dot
- * products per pass over the blocks (prefill), so each weight block is
- * unpacked once for several activation rows and stays compute-bound.
+ * n_x > 1 (prefill, several sequences) unpacks each weight block once for
+ * several activation rows (the level's batch kernel, or register tiles of
+ * ops->tile_rows x ops->tile_cols), so it stays compute-bound.
  * Does not allocate; several threads may run disjoint row ranges of one
  * product at once (they share Xq and write disjoint parts of Y).
  * Returns COVE_ERR_INVALID_ARG (NULL pointer, bad k, row range outside

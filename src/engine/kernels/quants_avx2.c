@@ -8,9 +8,9 @@
  * offset (Q4_0: 8, Q5_0: 16) is taken off as off * sum(y), computed with the
  * same instruction. Q8_0 weights are signed and use the abs/sign trick.
  * K-quants go through the canonical form of quants_int.h: q[256] < 64 and
- * int16 scales and mins per 16, so one dot and one tile serve all five.
- * Decode (one activation row) uses the gemv kernels of quants_x86.h, small
- * batches (2 .. QUANT_SMALL_MAX rows) its small-batch kernels.
+ * int16 scales and mins per 16, so one dot serves all five.
+ * Decode (one activation row) uses the gemv kernels of quants_x86.h, batches
+ * of 2+ rows (prefill included) its batch kernels; floats a register tile.
  *
  * The type-generic kernels are `static inline` with always_inline and are
  * called with a constant type, so the compiler emits one specialised copy
@@ -20,9 +20,8 @@
 
 #include "engine/kernels/quants_x86.h"
 
-#define TR 4 /* tile rows (weights) */
-#define TC 3 /* tile columns (activations) */
-static_assert(TR == 4, "tile32 keeps the Q8_1 min terms of TR rows in one __m128");
+#define TR 4 /* float tile rows (weights) */
+#define TC 3 /* float tile columns (activations) */
 
 /* ---- F32 / F16 / BF16 weights, F32 activations ---- */
 
@@ -252,84 +251,6 @@ INLINE __m256i dec32(enum cove_ggml_type t, const void *row, int i, float *d, fl
     }
 }
 
-/* Activation block i: its 32 bytes, d, and (Q8_1) s. */
-INLINE __m256i act32(enum cove_ggml_type t, const void *row, int i, float *d, float *s)
-{
-    if (uses_q8_1(t)) {
-        const block_q8_1 *b = (const block_q8_1 *)row + i;
-        *d = f16(b->d);
-        *s = f16(b->s);
-        return _mm256_loadu_si256((const __m256i *)b->qs);
-    }
-    const block_q8_0 *b = (const block_q8_0 *)row + i;
-    *d = f16(b->d);
-    *s = 0;
-    return _mm256_loadu_si256((const __m256i *)b->qs);
-}
-
-/*
- * int16 pair sums of w . y minus the offset term: for Q8_0 (signed w) the
- * abs/sign trick; otherwise maddubs(w, y) - e with e = maddubs(off, y).
- */
-INLINE __m256i pdot32(enum cove_ggml_type t, __m256i w, __m256i aw, __m256i y, __m256i e)
-{
-    if (t == COVE_TYPE_Q8_0)
-        return _mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w));
-    __m256i p = _mm256_maddubs_epi16(w, y);
-    return off32(t) ? _mm256_sub_epi16(p, e) : p;
-}
-
-/*
- * TR x TC tile: each weight block is unpacked once and meets TC activation
- * blocks; each activation block (and its offset term) serves TR rows.
- */
-INLINE void tile32(enum cove_ggml_type t, int k, const void *const *w, const void *const *x,
-                   float *out, size_t ldy, int nr, int nc)
-{
-    const __m256i ones = _mm256_set1_epi16(1), voff = _mm256_set1_epi8((char)off32(t));
-    __m256 acc[TR][TC];
-    __m128 accm[TC];
-    UNROLL
-    for (int c = 0; c < TC; c++) {
-        accm[c] = _mm_setzero_ps();
-        UNROLL
-        for (int r = 0; r < TR; r++)
-            acc[r][c] = _mm256_setzero_ps();
-    }
-    for (int i = 0; i < k / QK32; i++) {
-        __m256i yv[TC], e[TC];
-        float dy[TC], sy[TC], mw[TR] = {0};
-        UNROLL
-        for (int c = 0; c < TC; c++) {
-            yv[c] = act32(t, x[c], i, &dy[c], &sy[c]);
-            e[c] = off32(t) ? _mm256_maddubs_epi16(voff, yv[c]) : yv[c];
-        }
-        UNROLL
-        for (int r = 0; r < TR; r++) {
-            float dw;
-            __m256i wv = dec32(t, w[r], i, &dw, &mw[r]);
-            __m256i aw = t == COVE_TYPE_Q8_0 ? _mm256_abs_epi8(wv) : wv;
-            UNROLL
-            for (int c = 0; c < TC; c++) {
-                __m256i p = _mm256_madd_epi16(pdot32(t, wv, aw, yv[c], e[c]), ones);
-                acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * dy[c]), acc[r][c]);
-            }
-        }
-        if (uses_q8_1(t)) {
-            __m128 mv = _mm_loadu_ps(mw);
-            UNROLL
-            for (int c = 0; c < TC; c++)
-                accm[c] = _mm_fmadd_ps(mv, _mm_set1_ps(sy[c]), accm[c]);
-        }
-    }
-    for (int c = 0; c < nc; c++) {
-        float m[4];
-        _mm_storeu_ps(m, accm[c]);
-        for (int r = 0; r < nr; r++)
-            out[(size_t)c * ldy + (size_t)r] = hsum_ps(acc[r][c]) + m[r];
-    }
-}
-
 INLINE void dequant32(enum cove_ggml_type t, const void *x, float *y, int64_t n)
 {
     const __m256i voff = _mm256_set1_epi8((char)off32(t));
@@ -352,11 +273,6 @@ INLINE void dequant32(enum cove_ggml_type t, const void *x, float *y, int64_t n)
 
 #define TYPE32(name, T)                                                                      \
     static float name##_dot(int n, const void *x, const void *y) { return dot32(T, n, x, y); } \
-    static void name##_tile(int k, const void *const *w, const void *const *x, float *o,      \
-                            size_t ldy, int nr, int nc)                                       \
-    {                                                                                        \
-        tile32(T, k, w, x, o, ldy, nr, nc);                                                  \
-    }                                                                                        \
     static void name##_dequant(const void *x, float *y, int64_t n) { dequant32(T, x, y, n); } \
     static void name##_gemv(int k, const void *const *w, const void *const *x, float *o,      \
                             size_t ldy, int nr, int nc)                                       \
@@ -370,56 +286,6 @@ TYPE32(q5_1, COVE_TYPE_Q5_1)
 TYPE32(q8_0, COVE_TYPE_Q8_0)
 
 /* ---- k-quants ---- */
-
-/* TR x TC tile of k-quant dots: TR blocks unpacked to L1 per super-block, int32 sums in registers. */
-INLINE void ktile(enum cove_ggml_type t, int k, const void *const *w, const void *const *x,
-                  float *out, size_t ldy, int nr, int nc)
-{
-    alignas(32) uint8_t q[TR][QK_K];
-    kscv ks[TR];
-    __m256 accf[TR][TC];
-    UNROLL
-    for (int r = 0; r < TR; r++)
-        UNROLL
-        for (int c = 0; c < TC; c++)
-            accf[r][c] = _mm256_setzero_ps();
-    for (int i = 0; i < k / QK_K; i++) {
-        const block_q8_K *yb[TC];
-        __m256i acc[TR][TC];
-        UNROLL
-        for (int c = 0; c < TC; c++)
-            yb[c] = (const block_q8_K *)x[c] + i;
-        UNROLL
-        for (int r = 0; r < TR; r++) {
-            kdec(t, w[r], i, q[r], &ks[r]);
-            UNROLL
-            for (int c = 0; c < TC; c++)
-                acc[r][c] = _mm256_setzero_si256();
-        }
-        UNROLL
-        for (int ch = 0; ch < 8; ch++)
-            UNROLL
-            for (int r = 0; r < TR; r++) {
-                __m256i wv = _mm256_load_si256((const __m256i *)(q[r] + 32 * ch));
-                __m256i sv = kscale2(ks[r].sc, ch);
-                UNROLL
-                for (int c = 0; c < TC; c++) {
-                    __m256i yv = _mm256_loadu_si256((const __m256i *)(yb[c]->qs + 32 * ch));
-                    __m256i p = _mm256_maddubs_epi16(wv, yv);
-                    acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(p, sv));
-                }
-            }
-        UNROLL
-        for (int r = 0; r < TR; r++)
-            UNROLL
-            for (int c = 0; c < TC; c++)
-                accf[r][c] = kfinish(t, acc[r][c], _mm256_load_si256((const __m256i *)ks[r].mn), ks[r].d,
-                                     ks[r].dmin, yb[c], accf[r][c]);
-    }
-    for (int r = 0; r < nr; r++)
-        for (int c = 0; c < nc; c++)
-            out[(size_t)c * ldy + (size_t)r] = hsum_ps(accf[r][c]);
-}
 
 /* Dequantize from the canonical form with the reference's float operations. */
 INLINE void kdequant(enum cove_ggml_type t, const void *x, float *y, int64_t n)
@@ -450,11 +316,6 @@ INLINE void kdequant(enum cove_ggml_type t, const void *x, float *y, int64_t n)
 
 #define TYPEK(name, T)                                                                       \
     static float name##_dot(int n, const void *x, const void *y) { return kdot(T, n, x, y); } \
-    static void name##_tile(int k, const void *const *w, const void *const *x, float *o,      \
-                            size_t ldy, int nr, int nc)                                       \
-    {                                                                                        \
-        ktile(T, k, w, x, o, ldy, nr, nc);                                                   \
-    }                                                                                        \
     static void name##_dequant(const void *x, float *y, int64_t n) { kdequant(T, x, y, n); }
 TYPEK(q2_K, COVE_TYPE_Q2_K)
 TYPEK(q3_K, COVE_TYPE_Q3_K)
@@ -469,8 +330,8 @@ static void set(cove_quant_ops *o, cove_quant_dequant_fn dq, cove_quant_dot_fn d
     o->dequantize_row = dq;
     o->vec_dot = dot;
     o->gemm_tile = tile;
-    o->tile_rows = TR;
-    o->tile_cols = TC;
+    o->tile_rows = tile ? TR : 0;
+    o->tile_cols = tile ? TC : 0;
 }
 
 static void set_gemv(cove_quant_ops *o, cove_quant_tile_fn gemv)
@@ -486,11 +347,11 @@ void cove_quants_avx2_fill(cove_quant_ops ops[COVE_TYPE_COUNT])
     set(&ops[COVE_TYPE_BF16], bf16_dequant, bf16_dot, bf16_tile);
     ops[COVE_TYPE_F16].quantize_row = f16_quant;
     ops[COVE_TYPE_BF16].quantize_row = bf16_quant;
-    set(&ops[COVE_TYPE_Q4_0], q4_0_dequant, q4_0_dot, q4_0_tile);
-    set(&ops[COVE_TYPE_Q4_1], q4_1_dequant, q4_1_dot, q4_1_tile);
-    set(&ops[COVE_TYPE_Q5_0], q5_0_dequant, q5_0_dot, q5_0_tile);
-    set(&ops[COVE_TYPE_Q5_1], q5_1_dequant, q5_1_dot, q5_1_tile);
-    set(&ops[COVE_TYPE_Q8_0], q8_0_dequant, q8_0_dot, q8_0_tile);
+    set(&ops[COVE_TYPE_Q4_0], q4_0_dequant, q4_0_dot, NULL);
+    set(&ops[COVE_TYPE_Q4_1], q4_1_dequant, q4_1_dot, NULL);
+    set(&ops[COVE_TYPE_Q5_0], q5_0_dequant, q5_0_dot, NULL);
+    set(&ops[COVE_TYPE_Q5_1], q5_1_dequant, q5_1_dot, NULL);
+    set(&ops[COVE_TYPE_Q8_0], q8_0_dequant, q8_0_dot, NULL);
     set_gemv(&ops[COVE_TYPE_Q4_0], q4_0_gemv);
     set_gemv(&ops[COVE_TYPE_Q4_1], q4_1_gemv);
     set_gemv(&ops[COVE_TYPE_Q5_0], q5_0_gemv);
@@ -499,15 +360,15 @@ void cove_quants_avx2_fill(cove_quant_ops ops[COVE_TYPE_COUNT])
     ops[COVE_TYPE_Q8_0].quantize_row = q8_0_quant;
     ops[COVE_TYPE_Q8_1].quantize_row = q8_1_quant;
     ops[COVE_TYPE_Q8_K].quantize_row = q8_K_quant;
-    set(&ops[COVE_TYPE_Q2_K], q2_K_dequant, q2_K_dot, q2_K_tile);
-    set(&ops[COVE_TYPE_Q3_K], q3_K_dequant, q3_K_dot, q3_K_tile);
-    set(&ops[COVE_TYPE_Q4_K], q4_K_dequant, q4_K_dot, q4_K_tile);
-    set(&ops[COVE_TYPE_Q5_K], q5_K_dequant, q5_K_dot, q5_K_tile);
-    set(&ops[COVE_TYPE_Q6_K], q6_K_dequant, q6_K_dot, q6_K_tile);
+    set(&ops[COVE_TYPE_Q2_K], q2_K_dequant, q2_K_dot, NULL);
+    set(&ops[COVE_TYPE_Q3_K], q3_K_dequant, q3_K_dot, NULL);
+    set(&ops[COVE_TYPE_Q4_K], q4_K_dequant, q4_K_dot, NULL);
+    set(&ops[COVE_TYPE_Q5_K], q5_K_dequant, q5_K_dot, NULL);
+    set(&ops[COVE_TYPE_Q6_K], q6_K_dequant, q6_K_dot, NULL);
 }
 
-/* Small batches (2 .. QUANT_SMALL_MAX activation rows): the kernels of quants_x86.h. */
-SMALL_FILL(cove_quants_avx2_small_fill)
+/* Batches of 2+ activation rows (prefill included): the kernels of quants_x86.h. */
+BATCH_FILL(cove_quants_avx2_batch_fill)
 
 #else
 typedef int cove_quants_avx2_unused; /* ISO C wants a declaration */

@@ -6,8 +6,8 @@
  * from a copy of the reference table and its file overrides what it speeds
  * up. They are read-only afterwards, so any thread may use them.
  * The driver picks the kernel by the number of activation rows: the decode
- * gemv for one, a level's small-batch kernel for 2 .. QUANT_SMALL_MAX where
- * the type has one, register tiles otherwise.
+ * gemv for one, a level's batch kernel for more where the type has one
+ * (prefill included), register tiles or a loop of dots otherwise.
  */
 #include <pthread.h>
 #include <stdalign.h>
@@ -18,13 +18,13 @@
 #include "engine/kernels/quants_int.h"
 
 #define TILE_MAX 8                /* largest tile_rows / tile_cols / gemv_rows a level may declare */
-#define GEMM_X_CHUNK (192u << 10) /* bytes of quantized activations kept hot in L2 */
+#define GEMM_X_CHUNK (192u << 10) /* bytes of quantized activations kept hot in L2 (tiles) */
 
 static cove_quant_ops tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
-static cove_quant_small_fn small_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
-static cove_quant_small_fn gemv_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT]; /* decode over a row range */
+static cove_quant_batch_fn batch_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
+static cove_quant_batch_fn gemv_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT]; /* decode over a row range */
 static cove_quant_ops packed_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT]; /* block_size 0: none */
-static cove_quant_small_fn packed_gemv[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
+static cove_quant_batch_fn packed_gemv[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
 static bool level_ok[COVE_KLEVEL_COUNT];
 static enum cove_klevel best_level = COVE_KLEVEL_SCALAR;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
@@ -62,15 +62,15 @@ static void tables_init(void)
     if (!(f->avx2 && f->fma && f->f16c))
         return;
     fill_level(COVE_KLEVEL_AVX2, avx2, 1);
-    cove_quants_avx2_small_fill(small_tables[COVE_KLEVEL_AVX2]);
+    cove_quants_avx2_batch_fill(batch_tables[COVE_KLEVEL_AVX2]);
     if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->avx512_vnni) {
         fill_level(COVE_KLEVEL_AVX512, avx512, 2);
-        cove_quants_avx512_small_fill(small_tables[COVE_KLEVEL_AVX512]);
+        cove_quants_avx512_batch_fill(batch_tables[COVE_KLEVEL_AVX512]);
         cove_quants_avx512_packed_fill(packed_gemv[COVE_KLEVEL_AVX512]);
         fill_packed(COVE_KLEVEL_AVX512);
         if (f->avx512_vbmi && f->avx512_bitalg) {
             fill_level(COVE_KLEVEL_AVX512VBMI, avx512, 2);
-            cove_quants_avx512_small_fill(small_tables[COVE_KLEVEL_AVX512VBMI]);
+            cove_quants_avx512_batch_fill(batch_tables[COVE_KLEVEL_AVX512VBMI]);
             cove_quants_avx512vbmi_gemv_fill(gemv_tables[COVE_KLEVEL_AVX512VBMI]);
             cove_quants_avx512_packed_fill(packed_gemv[COVE_KLEVEL_AVX512VBMI]);
             fill_packed(COVE_KLEVEL_AVX512VBMI);
@@ -119,12 +119,12 @@ const cove_quant_ops *cove_quant_ops_ref(enum cove_ggml_type t)
     return cove_quant_ops_for_level(t, COVE_KLEVEL_SCALAR);
 }
 
-cove_quant_small_fn cove_quant_small_for_level(enum cove_ggml_type t, enum cove_klevel level)
+cove_quant_batch_fn cove_quant_batch_for_level(enum cove_ggml_type t, enum cove_klevel level)
 {
     pthread_once(&tables_once, tables_init);
     if ((unsigned)t >= COVE_TYPE_COUNT || (unsigned)level >= COVE_KLEVEL_COUNT || !level_ok[level])
         return NULL;
-    return small_tables[level][t];
+    return batch_tables[level][t];
 }
 
 enum cove_klevel cove_quant_best_level(void)
@@ -217,16 +217,26 @@ static void gemm_tiled(const cove_quant_ops *ops, const uint8_t *W, size_t wrb, 
     }
 }
 
-static cove_status gemm_run(const cove_quant_ops *ops, const void *W, size_t w_row_bytes, int n_rows_w,
-                            const void *Xq, int n_x, int k, float *Y, size_t ldy, int row_begin, int row_end,
-                            bool use_small);
+/*
+ * Batches (prefill included) through a level's batch kernel: it takes the
+ * activation rows a few at a time (8 on x86) and streams the weight rows
+ * once per pass, so the rows go to it QUANT_BATCH_W_BLOCK bytes at a time, a block
+ * that stays in L2 while every pass meets it.
+ */
+static void batch_blocked(cove_quant_batch_fn fn, int k, const uint8_t *W, size_t wrb, int rb, int re,
+                          const uint8_t *Xq, size_t xrb, int n_x, float *Y, size_t ldy)
+{
+    const int step = wrb < QUANT_BATCH_W_BLOCK ? (int)(QUANT_BATCH_W_BLOCK / wrb) : 1;
+    for (int r0 = rb; r0 < re; r0 += step)
+        fn(k, W, wrb, r0, re - r0 < step ? re : r0 + step, Xq, xrb, n_x, Y, ldy);
+}
 
 /*
  * Packed rows: decode with the packed kernel; more activation rows take the weight rows
  * COVE_PACK_TILE_BYTES at a time, unpacked on the stack, through the type's usual table.
  */
 static cove_status packed_run(const cove_quant_ops *ops, const uint8_t *W, size_t wrb, const void *Xq,
-                              int n_x, int k, float *Y, size_t ldy, int rb, int re, bool use_small)
+                              int n_x, int k, float *Y, size_t ldy, int rb, int re)
 {
     if (n_x == 1) {
         packed_gemv[ops->level][ops->type](k, W, wrb, rb, re, Xq, 0, 1, Y, ldy);
@@ -239,17 +249,16 @@ static cove_status packed_run(const cove_quant_ops *ops, const uint8_t *W, size_
     for (int r0 = rb; r0 < re; r0 += rt) {
         const int n = re - r0 < rt ? re - r0 : rt;
         (void)cove_quant_unpack_rows(ops->type, W + (size_t)r0 * wrb, buf, wrb, n, k);
-        cove_status st = gemm_run(&tables[ops->level][ops->type], buf, wrb, n, Xq, n_x, k, Y + r0, ldy, 0, n,
-                                  use_small);
+        cove_status st =
+            cove_quant_gemm_run(&tables[ops->level][ops->type], buf, wrb, n, Xq, n_x, k, Y + r0, ldy, 0, n);
         if (st != COVE_OK)
             return st;
     }
     return COVE_OK;
 }
 
-static cove_status gemm_run(const cove_quant_ops *ops, const void *W, size_t w_row_bytes, int n_rows_w,
-                            const void *Xq, int n_x, int k, float *Y, size_t ldy, int row_begin, int row_end,
-                            bool use_small)
+cove_status cove_quant_gemm_run(const cove_quant_ops *ops, const void *W, size_t w_row_bytes, int n_rows_w,
+                                const void *Xq, int n_x, int k, float *Y, size_t ldy, int row_begin, int row_end)
 {
     if (!ops || !W || !Xq || !Y || n_x < 1 || k < 1 || k % ops->block_size)
         return COVE_ERR_INVALID_ARG;
@@ -260,17 +269,16 @@ static cove_status gemm_run(const cove_quant_ops *ops, const void *W, size_t w_r
     if (w_row_bytes < cove_quant_row_bytes(ops->type, k) || (n_x > 1 && ldy < (size_t)row_end))
         return COVE_ERR_INVALID_ARG;
     if (ops->packed && (unsigned)ops->level < COVE_KLEVEL_COUNT && packed_gemv[ops->level][ops->type])
-        return packed_run(ops, W, w_row_bytes, Xq, n_x, k, Y, ldy, row_begin, row_end, use_small);
+        return packed_run(ops, W, w_row_bytes, Xq, n_x, k, Y, ldy, row_begin, row_end);
     size_t xrb = cove_quant_row_bytes(ops->vec_dot_type, k);
-    cove_quant_small_fn small = use_small && n_x >= 2 && n_x <= QUANT_SMALL_MAX &&
-                                        (unsigned)ops->level < COVE_KLEVEL_COUNT
-                                    ? small_tables[ops->level][ops->type]
+    cove_quant_batch_fn batch = n_x >= 2 && (unsigned)ops->level < COVE_KLEVEL_COUNT
+                                    ? batch_tables[ops->level][ops->type]
                                     : NULL;
-    cove_quant_small_fn gemv = n_x == 1 && (unsigned)ops->level < COVE_KLEVEL_COUNT
+    cove_quant_batch_fn gemv = n_x == 1 && (unsigned)ops->level < COVE_KLEVEL_COUNT
                                    ? gemv_tables[ops->level][ops->type]
                                    : NULL;
-    if (small)
-        small(k, W, w_row_bytes, row_begin, row_end, Xq, xrb, n_x, Y, ldy);
+    if (batch)
+        batch_blocked(batch, k, W, w_row_bytes, row_begin, row_end, Xq, xrb, n_x, Y, ldy);
     else if (gemv)
         gemv(k, W, w_row_bytes, row_begin, row_end, Xq, xrb, 1, Y, ldy);
     else if (n_x == 1 && ops->gemv_tile && ops->gemv_rows <= TILE_MAX)
@@ -280,20 +288,6 @@ static cove_status gemm_run(const cove_quant_ops *ops, const void *W, size_t w_r
     else
         gemm_tiled(ops, W, w_row_bytes, Xq, xrb, n_x, k, Y, ldy, row_begin, row_end);
     return COVE_OK;
-}
-
-cove_status cove_quant_gemm_run(const cove_quant_ops *ops, const void *W, size_t w_row_bytes,
-                                int n_rows_w, const void *Xq, int n_x, int k, float *Y, size_t ldy,
-                                int row_begin, int row_end)
-{
-    return gemm_run(ops, W, w_row_bytes, n_rows_w, Xq, n_x, k, Y, ldy, row_begin, row_end, true);
-}
-
-cove_status cove_quant_gemm_run_tiles(const cove_quant_ops *ops, const void *W, size_t w_row_bytes,
-                                      int n_rows_w, const void *Xq, int n_x, int k, float *Y, size_t ldy,
-                                      int row_begin, int row_end)
-{
-    return gemm_run(ops, W, w_row_bytes, n_rows_w, Xq, n_x, k, Y, ldy, row_begin, row_end, false);
 }
 
 cove_status cove_quant_gemm(enum cove_ggml_type type, const void *W, size_t w_row_bytes,

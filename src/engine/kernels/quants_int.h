@@ -331,38 +331,34 @@ void cove_quants_avx512_fill(cove_quant_ops ops[COVE_TYPE_COUNT]);
 void cove_quants_neon_fill(cove_quant_ops ops[COVE_TYPE_COUNT]);
 
 /*
- * Small batches: cove_quant_gemm_run hands 2 .. QUANT_SMALL_MAX activation
- * rows (several sequences decoded together) to a level's small kernel where
- * the type has one. It computes Y[j * ldy + i] = dot(W row i, Xq row j) for
- * rb <= i < re and j < n_x, rows of W w_row_bytes (wrb) apart and of Xq xrb
- * apart, as cove_quant_gemm_run does; arguments are checked by the caller.
+ * Batches: cove_quant_gemm_run hands 2 or more activation rows (several
+ * sequences decoded together, prefill) to a level's batch kernel where the
+ * type has one, a block of weight rows at a time. It computes
+ * Y[j * ldy + i] = dot(W row i, Xq row j) for rb <= i < re and j < n_x, rows
+ * of W w_row_bytes (wrb) apart and of Xq xrb apart, as cove_quant_gemm_run
+ * does; arguments are checked by the caller.
  * The tables are filled like the ops tables (NULL: use gemm_tile).
  */
-#define QUANT_SMALL_MAX 16
+#define QUANT_BATCH_W_BLOCK (256u << 10) /* bytes of weight rows per batch kernel call (kept in L2) */
 
-typedef void (*cove_quant_small_fn)(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq,
+typedef void (*cove_quant_batch_fn)(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq,
                                     size_t xrb, int n_x, float *Y, size_t ldy);
 
-void cove_quants_avx2_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
-void cove_quants_avx512_small_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
+void cove_quants_avx2_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
+void cove_quants_avx512_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 
 /*
- * Decode kernels over a row range (n_x == 1), in the shape of the small
+ * Decode kernels over a row range (n_x == 1), in the shape of the batch
  * kernels: the level avx512vbmi has them for the nibble types
  * (quants_avx512vbmi.c); where a level has none, gemv_tile or vec_dot serve.
  */
-void cove_quants_avx512vbmi_gemv_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
+void cove_quants_avx512vbmi_gemv_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 
 /* Decode over packed rows (quants_pack.c; quants_pack_avx512.c), for the avx512 levels. */
-void cove_quants_avx512_packed_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT]);
+void cove_quants_avx512_packed_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 
-/* The small kernel of type t at `level`, or NULL (tests and benches compare it with the tiles). */
-cove_quant_small_fn cove_quant_small_for_level(enum cove_ggml_type t, enum cove_klevel level);
-
-/* cove_quant_gemm_run without the small kernels (register tiles for any n_x > 1), to compare. */
-cove_status cove_quant_gemm_run_tiles(const cove_quant_ops *ops, const void *W, size_t w_row_bytes,
-                                      int n_rows_w, const void *Xq, int n_x, int k, float *Y, size_t ldy,
-                                      int row_begin, int row_end);
+/* The batch kernel of type t at `level`, or NULL (tests check which levels have them). */
+cove_quant_batch_fn cove_quant_batch_for_level(enum cove_ggml_type t, enum cove_klevel level);
 
 /* Reference kernels the SIMD files fall back to for their tails (quants_ref.c). */
 void cove_quant_unpack_k_ref(enum cove_ggml_type t, const void *blk, uint8_t q[QK_K]);

@@ -170,7 +170,7 @@ PK(q5_0, COVE_TYPE_Q5_0)
 PK(q5_1, COVE_TYPE_Q5_1)
 PK(q8_0, COVE_TYPE_Q8_0)
 
-void cove_quants_avx512_packed_fill(cove_quant_small_fn fns[COVE_TYPE_COUNT])
+void cove_quants_avx512_packed_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
 {
     fns[COVE_TYPE_Q4_0] = q4_0_pk;
     fns[COVE_TYPE_Q4_1] = q4_1_pk;

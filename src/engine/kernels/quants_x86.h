@@ -1,8 +1,8 @@
 /*
  * engine/kernels/quants_x86.h - kernels in 256-bit registers shared by the
  * x86 files (quants_avx2.c, quants_avx512.c): block decoders, the decode
- * (gemv) kernels, the small-batch kernels, the k-quant dot. Include it only from files built with at
- * least -mavx2 -mfma -mf16c, and call into them only when the CPU has those.
+ * (gemv) kernels, the batch kernels (2+ activation rows, prefill included), the k-quant dot.
+ * Include it only from files built with at least -mavx2 -mfma -mf16c, and call into them only when the CPU has those.
  * Where the including file is built with AVX-512 VNNI/BW/VL, a few helpers
  * (dot_u8s8, madd_acc, bit4_fast; HAVE_VNNI) use those instructions, so the
  * same source gives the AVX-512 level its faster forms.
@@ -413,8 +413,8 @@ INLINE void gemv32(enum cove_ggml_type t, int k, const void *const *w, const voi
 }
 
 /*
- * Small batches (2 .. QUANT_SMALL_MAX activation rows, e.g. the decode steps
- * of several sequences run together) for the 32-element types. Up to SN_MAX
+ * Batches (2 or more activation rows: the decode steps of several sequences
+ * run together, prefill) for the 32-element types. Up to SN_MAX
  * activation rows are taken per pass; each is prepared once per call as the
  * decode kernel prepares its one row (block pairs arranged as wpair_nib
  * arranges weights, the offset term, the scales spread to the lanes of a
@@ -599,11 +599,11 @@ INLINE void sn_rows(enum cove_ggml_type t, int nc, const uint8_t *W, size_t wrb,
 }
 
 /*
- * The small-batch product of a 32-element type (cove_quant_small_fn): n_x
+ * The batch product of a 32-element type (cove_quant_batch_fn): n_x
  * activation rows in passes of at most SN_MAX (evenly split: 9 = 5 + 4), k in
  * chunks of SN_KMAX.
  */
-INLINE void small32(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, int rb, int re,
+INLINE void batch32(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, int rb, int re,
                     const uint8_t *Xq, size_t xrb, int n_x, float *Y, size_t ldy)
 {
     const size_t ybs = uses_q8_1(t) ? sizeof(block_q8_1) : sizeof(block_q8_0);
@@ -633,11 +633,11 @@ INLINE void small32(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, 
     }
 }
 
-#define SMALL32(name, T)                                                                            \
-    static void name##_small(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, \
+#define BATCH32(name, T)                                                                            \
+    static void name##_batch(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, \
                              size_t xrb, int n_x, float *Y, size_t ldy)                             \
     {                                                                                               \
-        small32(T, k, W, wrb, rb, re, Xq, xrb, n_x, Y, ldy);                                        \
+        batch32(T, k, W, wrb, rb, re, Xq, xrb, n_x, Y, ldy);                                        \
     }
 
 /* One block of a 32-element dot: int32 partial sums of w . y, the offset removed. */
@@ -922,13 +922,13 @@ INLINE float kdot(enum cove_ggml_type t, int n, const void *x, const void *y)
 
 
 /*
- * Small batches of k-quants (cove_quant_small_fn): each super-block of a
+ * Batches of k-quants (cove_quant_batch_fn): each super-block of a
  * weight row is decoded once into registers (its 8 chunks of 32 and its
  * scales, as kdot does) and meets up to SN_MAX activation rows, read in
  * place (Q8_K needs no preparing). Each (chunk, activation row) costs a
  * vpmaddubsw and a scale multiply-add; each (block, row) a kfinish.
  */
-INLINE void ksmall_rows(enum cove_ggml_type t, int nc, const uint8_t *W, size_t wrb, int rb, int re, int nb,
+INLINE void kbatch_rows(enum cove_ggml_type t, int nc, const uint8_t *W, size_t wrb, int rb, int re, int nb,
                         const block_q8_K *const *y, float *Y, size_t ldy)
 {
     for (int r = rb; r < re; r++) {
@@ -967,7 +967,7 @@ INLINE void ksmall_rows(enum cove_ggml_type t, int nc, const uint8_t *W, size_t 
     }
 }
 
-INLINE void ksmall(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, int rb, int re,
+INLINE void kbatch(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, int rb, int re,
                    const uint8_t *Xq, size_t xrb, int n_x, float *Y, size_t ldy)
 {
     const int nb = k / QK_K;
@@ -978,46 +978,46 @@ INLINE void ksmall(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, i
             y[c] = (const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb);
         float *Yp = Y + (size_t)j0 * ldy;
         switch (nc) {
-        case 1: ksmall_rows(t, 1, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 2: ksmall_rows(t, 2, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 3: ksmall_rows(t, 3, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 4: ksmall_rows(t, 4, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 5: ksmall_rows(t, 5, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 6: ksmall_rows(t, 6, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 7: ksmall_rows(t, 7, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        default: ksmall_rows(t, 8, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 1: kbatch_rows(t, 1, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 2: kbatch_rows(t, 2, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 3: kbatch_rows(t, 3, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 4: kbatch_rows(t, 4, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 5: kbatch_rows(t, 5, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 6: kbatch_rows(t, 6, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        case 7: kbatch_rows(t, 7, W, wrb, rb, re, nb, y, Yp, ldy); break;
+        default: kbatch_rows(t, 8, W, wrb, rb, re, nb, y, Yp, ldy); break;
         }
         j0 += nc;
     }
 }
 
-#define SMALLK(name, T)                                                                             \
-    static void name##_small(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, \
+#define BATCHK(name, T)                                                                             \
+    static void name##_batch(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, \
                              size_t xrb, int n_x, float *Y, size_t ldy)                             \
     {                                                                                               \
-        ksmall(T, k, W, wrb, rb, re, Xq, xrb, n_x, Y, ldy);                                         \
+        kbatch(T, k, W, wrb, rb, re, Xq, xrb, n_x, Y, ldy);                                         \
     }
 
-/* The small-batch kernels of every type this level compiles, and the function that puts them
+/* The batch kernels of every type this level compiles, and the function that puts them
  * into a table indexed by type (one expansion per level file, with that file's flags). */
-#define SMALL_FILL(fill_name)                                                                       \
-    SMALL32(q4_0, COVE_TYPE_Q4_0)                                                                   \
-    SMALL32(q4_1, COVE_TYPE_Q4_1)                                                                   \
-    SMALL32(q5_0, COVE_TYPE_Q5_0)                                                                   \
-    SMALL32(q5_1, COVE_TYPE_Q5_1)                                                                   \
-    SMALL32(q8_0, COVE_TYPE_Q8_0)                                                                   \
-    SMALLK(q2_K, COVE_TYPE_Q2_K)                                                                    \
-    SMALLK(q3_K, COVE_TYPE_Q3_K)                                                                    \
-    SMALLK(q4_K, COVE_TYPE_Q4_K)                                                                    \
-    SMALLK(q5_K, COVE_TYPE_Q5_K)                                                                    \
-    SMALLK(q6_K, COVE_TYPE_Q6_K)                                                                    \
-    void fill_name(cove_quant_small_fn fns[COVE_TYPE_COUNT])                                        \
+#define BATCH_FILL(fill_name)                                                                       \
+    BATCH32(q4_0, COVE_TYPE_Q4_0)                                                                   \
+    BATCH32(q4_1, COVE_TYPE_Q4_1)                                                                   \
+    BATCH32(q5_0, COVE_TYPE_Q5_0)                                                                   \
+    BATCH32(q5_1, COVE_TYPE_Q5_1)                                                                   \
+    BATCH32(q8_0, COVE_TYPE_Q8_0)                                                                   \
+    BATCHK(q2_K, COVE_TYPE_Q2_K)                                                                    \
+    BATCHK(q3_K, COVE_TYPE_Q3_K)                                                                    \
+    BATCHK(q4_K, COVE_TYPE_Q4_K)                                                                    \
+    BATCHK(q5_K, COVE_TYPE_Q5_K)                                                                    \
+    BATCHK(q6_K, COVE_TYPE_Q6_K)                                                                    \
+    void fill_name(cove_quant_batch_fn fns[COVE_TYPE_COUNT])                                        \
     {                                                                                               \
-        fns[COVE_TYPE_Q2_K] = q2_K_small, fns[COVE_TYPE_Q3_K] = q3_K_small;                         \
-        fns[COVE_TYPE_Q4_K] = q4_K_small, fns[COVE_TYPE_Q5_K] = q5_K_small;                         \
-        fns[COVE_TYPE_Q6_K] = q6_K_small, fns[COVE_TYPE_Q4_0] = q4_0_small;                         \
-        fns[COVE_TYPE_Q4_1] = q4_1_small, fns[COVE_TYPE_Q5_0] = q5_0_small;                         \
-        fns[COVE_TYPE_Q5_1] = q5_1_small, fns[COVE_TYPE_Q8_0] = q8_0_small;                         \
+        fns[COVE_TYPE_Q2_K] = q2_K_batch, fns[COVE_TYPE_Q3_K] = q3_K_batch;                         \
+        fns[COVE_TYPE_Q4_K] = q4_K_batch, fns[COVE_TYPE_Q5_K] = q5_K_batch;                         \
+        fns[COVE_TYPE_Q6_K] = q6_K_batch, fns[COVE_TYPE_Q4_0] = q4_0_batch;                         \
+        fns[COVE_TYPE_Q4_1] = q4_1_batch, fns[COVE_TYPE_Q5_0] = q5_0_batch;                         \
+        fns[COVE_TYPE_Q5_1] = q5_1_batch, fns[COVE_TYPE_Q8_0] = q8_0_batch;                         \
     }
 
 #endif
