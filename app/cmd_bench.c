@@ -9,10 +9,11 @@
  * median of the repetitions is reported.
  *
  * Bandwidth: a streaming read, split over the same number of threads, of the model file's
- * own pages (mapped a second time: the memory decoding reads; on a virtual machine two
- * buffers can differ by half in read rate with where their pages lie) or, for a file under
- * four times the last-level cache, of a buffer of that size (at least 256 MiB); the median
- * of three passes, taken right before each of r further decode runs, after all timed runs
+ * own pages (mapped a second time: on a virtual machine two buffers can differ by half in
+ * read rate with where their pages lie) and of a buffer of huge pages of the same size (the
+ * kind of memory the packed weights live in; for a file under four times the last-level
+ * cache only that buffer, of that size, at least 256 MiB): the faster of the two, each the
+ * median of three passes, taken right before each of r further decode runs, after all timed runs
  * (so that a buffer does not count in the peak RSS): a reading and the run after it see the
  * same state of a shared host. The decode bound of a run is bandwidth / (weight bytes
  * one token reads, cove_model_weight_bytes); bw_fraction = the median over the runs of
@@ -174,9 +175,10 @@ static double peak_rss_mb(void)
 #define BW_BLOCK 16384 /* bytes a thread reads at a time */
 
 typedef struct bw_job {
-    const uint8_t *buf; /* owned: an anonymous buffer, or the model file mapped again */
-    size_t n;           /* bytes: a multiple of BW_BLOCK */
-    int mapped;
+    const uint8_t *file;  /* owned: the model file mapped again, or NULL */
+    uint8_t *pages;       /* owned: a buffer of huge pages where the system has them */
+    size_t n_file, n_pages; /* bytes of each: multiples of BW_BLOCK */
+    const uint8_t *buf;   /* the one a pass reads */
     uint64_t sink[256];
 } bw_job;
 
@@ -200,11 +202,12 @@ static void bw_range(void *ctx, size_t begin, size_t end, int ith)
 }
 
 /*
- * What to read: the model file itself, mapped a second time (the same page-cache pages
- * decoding reads, so the same memory: on a virtual machine two buffers can differ by half in
- * read rate with where their pages lie), when it is at least four times the last-level
- * cache; else a buffer of that size (at least BW_MIN_BYTES), every page written. NULL when
- * out of memory.
+ * What to read: the model file itself, mapped a second time (the page-cache pages that
+ * decoding reads for the tensors it does not lay out anew; on a virtual machine two buffers
+ * can differ by half in read rate with where their pages lie), when it is at least four
+ * times the last-level cache; and always a buffer from cove_pages_alloc (huge pages, as the
+ * packed weights have) of the file's size or of four times that cache (at least
+ * BW_MIN_BYTES), every page written. NULL when out of memory.
  */
 static bw_job *bw_create(const char *model)
 {
@@ -216,46 +219,54 @@ static bw_job *bw_create(const char *model)
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size >= 4 * (uint64_t)l3 &&
         (uint64_t)st.st_size >= BW_BLOCK) {
-        j->n = (size_t)st.st_size / BW_BLOCK * BW_BLOCK;
-        void *p = mmap(NULL, j->n, PROT_READ, MAP_SHARED, fd, 0);
-        j->buf = p == MAP_FAILED ? NULL : p;
-        j->mapped = j->buf != NULL;
+        j->n_file = (size_t)st.st_size / BW_BLOCK * BW_BLOCK;
+        void *p = mmap(NULL, j->n_file, PROT_READ, MAP_SHARED, fd, 0);
+        j->file = p == MAP_FAILED ? NULL : p;
+        bytes = j->n_file;
     }
     if (fd >= 0)
         close(fd);
-    if (!j->buf) {
-        uint8_t *buf = cove_malloc(bytes);
-        if (!buf) {
-            cove_free(j);
-            return NULL;
-        }
-        for (size_t i = 0; i < bytes; i++)
-            buf[i] = (uint8_t)(i * 2654435761u >> 13);
-        j->buf = buf;
-        j->n = bytes / BW_BLOCK * BW_BLOCK;
+    j->n_pages = bytes / BW_BLOCK * BW_BLOCK;
+    j->pages = cove_pages_alloc(j->n_pages);
+    if (!j->pages) {
+        if (j->file)
+            munmap((void *)j->file, j->n_file);
+        cove_free(j);
+        return NULL;
     }
+    for (size_t i = 0; i < j->n_pages; i++)
+        j->pages[i] = (uint8_t)(i * 2654435761u >> 13);
     return j;
 }
 
 static void bw_free(bw_job *j)
 {
-    if (j && j->mapped)
-        munmap((void *)j->buf, j->n);
-    else if (j)
-        cove_free((void *)j->buf);
+    if (j && j->file)
+        munmap((void *)j->file, j->n_file);
+    if (j)
+        cove_pages_free(j->pages, j->n_pages);
     cove_free(j);
 }
 
-/* Read bandwidth in GB/s with the threads of `pool`: the median of BW_PASSES passes. */
-static double bw_read(cove_pool *pool, bw_job *j)
+/* The median of BW_PASSES passes over buf (n bytes) in GB/s. */
+static double bw_passes(cove_pool *pool, bw_job *j, const uint8_t *buf, size_t n)
 {
     double gbs[BW_PASSES];
+    j->buf = buf;
     for (int pass = 0; pass < BW_PASSES; pass++) {
         double t0 = now_s();
-        cove_pool_parallel_for(pool, j->n / BW_BLOCK, bw_range, j);
-        gbs[pass] = (double)j->n / (now_s() - t0) / 1e9;
+        cove_pool_parallel_for(pool, n / BW_BLOCK, bw_range, j);
+        gbs[pass] = (double)n / (now_s() - t0) / 1e9;
     }
     return median(gbs, BW_PASSES);
+}
+
+/* Read bandwidth in GB/s with the threads of `pool`: the faster of the two buffers. */
+static double bw_read(cove_pool *pool, bw_job *j)
+{
+    double pages = bw_passes(pool, j, j->pages, j->n_pages);
+    double file = j->file ? bw_passes(pool, j, j->file, j->n_file) : 0;
+    return file > pages ? file : pages;
 }
 
 /* ---- the model ---- */

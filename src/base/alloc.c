@@ -3,6 +3,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#define PAGES_ALIGN ((size_t)2 << 20) /* a huge page of x86-64 and of arm64 with 4 KiB pages */
 
 /* Per-thread failure injection state (see alloc.h). */
 static _Thread_local long fail_at;
@@ -83,4 +86,31 @@ char *cove_strdup(const char *s)
 void cove_free(void *ptr)
 {
     free(ptr);
+}
+
+/* The mapping is PAGES_ALIGN larger than asked, so an aligned start fits; the head before it
+ * and the tail after the rounded size are unmapped again. */
+void *cove_pages_alloc(size_t size)
+{
+    if (size == 0 || size > SIZE_MAX - 2 * PAGES_ALIGN || should_fail())
+        return NULL;
+    const size_t len = (size + PAGES_ALIGN - 1) & ~(PAGES_ALIGN - 1);
+    uint8_t *m = mmap(NULL, len + PAGES_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    uint8_t *p = (uint8_t *)(((uintptr_t)m + PAGES_ALIGN - 1) & ~(uintptr_t)(PAGES_ALIGN - 1));
+    if (p > m)
+        munmap(m, (size_t)(p - m));
+    if (p + len < m + len + PAGES_ALIGN)
+        munmap(p + len, (size_t)(m + len + PAGES_ALIGN - (p + len)));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: without it the buffer still works */
+#endif
+    return p;
+}
+
+void cove_pages_free(void *p, size_t size)
+{
+    if (p && size)
+        munmap(p, (size + PAGES_ALIGN - 1) & ~(PAGES_ALIGN - 1));
 }

@@ -238,17 +238,20 @@ static size_t sysconf_size(int name)
 }
 #endif
 
-/* Cache sizes from sysconf (glibc) where it knows them, else from sysfs. */
+/*
+ * Cache sizes from sysfs (the kernel's reading of the CPU), else from sysconf (glibc), which
+ * can be far off in a virtual machine (seen: an L3 of 320 MiB for a 32 MiB one).
+ */
 static void probe_caches(cove_cpu_features *f)
 {
-#if defined(HAVE_SC_CACHE)
-    f->l1d_bytes = sysconf_size(_SC_LEVEL1_DCACHE_SIZE);
-    f->l2_bytes = sysconf_size(_SC_LEVEL2_CACHE_SIZE);
-    f->l3_bytes = sysconf_size(_SC_LEVEL3_CACHE_SIZE);
-#endif
     for (int i = 0; i < 16 && (!f->l1d_bytes || !f->l2_bytes || !f->l3_bytes); i++)
         if (probe_cache_index(f, i) != 0)
             break;
+#if defined(HAVE_SC_CACHE)
+    f->l1d_bytes = f->l1d_bytes ? f->l1d_bytes : sysconf_size(_SC_LEVEL1_DCACHE_SIZE);
+    f->l2_bytes = f->l2_bytes ? f->l2_bytes : sysconf_size(_SC_LEVEL2_CACHE_SIZE);
+    f->l3_bytes = f->l3_bytes ? f->l3_bytes : sysconf_size(_SC_LEVEL3_CACHE_SIZE);
+#endif
 }
 
 /* ---- masking ---- */

@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -54,4 +55,28 @@ TEST(alloc_fail_injection)
     cove_mul_size((size_t)-1, 2, &ovf);
     CHECK(ovf);
     CHECK(cove_calloc((size_t)-1, 16) == NULL);
+}
+
+/* Page buffers: aligned to 2 MiB, zeroed, writable to the end; failure injection counts them. */
+TEST(pages_alloc)
+{
+    const size_t n = (3u << 20) + 123;
+    uint8_t *p = cove_pages_alloc(n);
+    CHECK(p != NULL);
+    if (p) {
+        CHECK(((uintptr_t)p & ((2u << 20) - 1)) == 0);
+        size_t nonzero = 0;
+        for (size_t i = 0; i < n; i += 4096)
+            nonzero += p[i] != 0;
+        CHECK(nonzero == 0 && p[n - 1] == 0);
+        memset(p, 0xab, n);
+        CHECK(p[n - 1] == 0xab);
+    }
+    cove_pages_free(p, n);
+    cove_pages_free(NULL, n);
+    CHECK(cove_pages_alloc(0) == NULL);
+    CHECK(cove_pages_alloc((size_t)-1) == NULL);
+    cove_alloc_fail_at(1, 0);
+    CHECK(cove_pages_alloc(4096) == NULL);
+    cove_alloc_fail_at(0, 0);
 }

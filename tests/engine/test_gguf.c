@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/limits.h"
@@ -312,6 +313,52 @@ TEST(gguf_writer_save_atomic)
     ok = cove_gguf_get_str(g, "v", &s) == COVE_OK && cove_gguf_str_eq(s, "second");
     cove_gguf_free(g);
     CHECK(ok);
+}
+
+/* Tensor bytes read out: from a memory image and with pread from a file (also after the
+ * file has become shorter: an error, not a crash), checked against the mapped bytes. */
+static int read_matches(const cove_gguf *g, const char *name)
+{
+    const cove_gguf_tensor *t = cove_gguf_tensor_find(g, name);
+    uint8_t buf[64];
+    cove_error err = {0};
+    if (!t || t->n_bytes > sizeof buf || t->n_bytes < 12)
+        return 0;
+    int ok = cove_gguf_tensor_read(g, t, 0, buf, (size_t)t->n_bytes, &err) == COVE_OK &&
+             memcmp(buf, t->data, (size_t)t->n_bytes) == 0;
+    ok = ok && cove_gguf_tensor_read(g, t, 5, buf, 7, &err) == COVE_OK &&
+         memcmp(buf, (const uint8_t *)t->data + 5, 7) == 0;
+    ok = ok && cove_gguf_tensor_read(g, t, t->n_bytes, buf, 0, &err) == COVE_OK;
+    ok = ok && cove_gguf_tensor_read(g, t, 1, buf, (size_t)t->n_bytes, &err) == COVE_ERR_INVALID_ARG;
+    ok = ok && cove_gguf_tensor_read(g, t, t->n_bytes + 1, buf, 0, &err) == COVE_ERR_INVALID_ARG;
+    return ok;
+}
+
+TEST(gguf_tensor_read)
+{
+    void *img = NULL;
+    size_t size = 0;
+    cove_gguf *g = NULL;
+    cove_error err = {0};
+    char path[512];
+    CHECK(small_image(&img, &size));
+    CHECK(cove_gguf_open_memory(img, size, &g, &err) == COVE_OK);
+    CHECK(read_matches(g, "t.f32") && read_matches(g, "t.q8"));
+    cove_gguf_free(g);
+    snprintf(path, sizeof path, "%s/read.gguf", test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(img, 1, size, f) == size);
+    if (f)
+        fclose(f);
+    CHECK(cove_gguf_open(path, &g, &err) == COVE_OK);
+    CHECK(read_matches(g, "t.f32") && read_matches(g, "t.f16") && read_matches(g, "t.q8"));
+    const cove_gguf_tensor *t = cove_gguf_tensor_find(g, "t.q8");
+    uint8_t buf[64];
+    CHECK(t && truncate(path, (off_t)cove_gguf_data_offset(g)) == 0);
+    CHECK(t && cove_gguf_tensor_read(g, t, 0, buf, (size_t)t->n_bytes, &err) == COVE_ERR_IO);
+    CHECK(strstr(cove_error_msg(&err), "shorter") != NULL);
+    cove_gguf_free(g);
+    cove_free(img);
 }
 
 TEST(gguf_type_table)

@@ -15,6 +15,7 @@
 #include "engine/gguf/gguf.h"
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/quants.h"
+#include "engine/model/model_int.h"
 #include "test.h"
 
 #define STORIES "stories260K.gguf"
@@ -843,6 +844,46 @@ TEST(llama_written_quant_models_match_reference)
         int q8_1 = cove_quant_ops_ref(types[i])->vec_dot_type == COVE_TYPE_Q8_1;
         CHECK_MSG(same <= (q8_1 ? 1e-2 : 5e-3), "%s: max relative error %g", file, same);
         CHECK_MSG(cost <= 2e-2, "%s: max relative error %g", file, cost);
+    }
+}
+
+/* 1 when matrix w lies in the model's buffer of packed copies, with the packed kernel. */
+static int in_wbuf(const cove_model *m, const cove_matrix *w)
+{
+    const uint8_t *p = w->data;
+    return m->wbuf && p >= m->wbuf && p + w->row_bytes * (size_t)w->n_rows <= m->wbuf + m->wbuf_used &&
+           w->k == cove_kernel_packed_for(w->k->type);
+}
+
+/*
+ * Where this CPU has a packed decode kernel for the type, the model's matrices are copies in
+ * its buffer (read from the file, not its mapping: the file's pages are held no more), the
+ * tied output included, each packed once; K-quants stay in the file's mapping.
+ */
+TEST(llama_packed_copies)
+{
+    static const enum cove_ggml_type types[] = {COVE_TYPE_Q8_0, COVE_TYPE_Q5_0, COVE_TYPE_Q4_K};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char file[64];
+        snprintf(file, sizeof file, "quant_%s.gguf", cove_type_info_get(types[i])->name);
+        synth_opts o = {types[i], 1, 0, 0, NULL, &quant_dims};
+        const char *path = synth_model(file, o);
+        cove_model *m = path ? load(path) : NULL;
+        CHECK(m);
+        if (!m)
+            continue;
+        const int packs = cove_kernel_packed_for(types[i]) != NULL;
+        int n_in = 0, n = 0;
+        for (int il = 0; il < m->hp.n_layer; il++) {
+            const cove_layer *l = &m->layers[il];
+            const cove_matrix *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->ffn_gate, &l->ffn_up, &l->ffn_down};
+            for (int j = 0; j < 7; j++, n++)
+                n_in += in_wbuf(m, ws[j]);
+        }
+        CHECK_MSG(n_in == (packs ? n : 0), "%s: %d of %d matrices packed", file, n_in, n);
+        CHECK(!packs || (in_wbuf(m, &m->output) && m->output.data == m->tok_embd.data));
+        CHECK(packs || !m->wbuf);
+        cove_model_free(m);
     }
 }
 

@@ -63,6 +63,7 @@ struct cove_gguf {
     const uint8_t *base;
     uint64_t size;
     int mapped;
+    int fd; /* the file of a mapping (tensor reads), -1 for a memory image */
     uint32_t version;
     uint64_t alignment;
     uint64_t data_offset;
@@ -781,6 +782,7 @@ static cove_status open_image(const uint8_t *data, uint64_t size, int mapped, co
         return cove_error_set(err, COVE_ERR_NOMEM, "out of memory opening a GGUF file");
     g->base = data;
     g->size = size;
+    g->fd = -1;
     parser ps = {.g = g, .p = data, .size = size, .pos = 0, .ctx = "", .err = err};
     cove_status st = parse_all(&ps);
     if (st != COVE_OK) {
@@ -823,12 +825,16 @@ cove_status cove_gguf_open(const char *path, cove_gguf **out, cove_error *err)
     }
     void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int mmap_errno = errno;
-    close(fd);
-    if (m == MAP_FAILED)
+    if (m == MAP_FAILED) {
+        close(fd);
         return cove_error_set(err, COVE_ERR_IO, "cannot map: %s", strerror(mmap_errno));
+    }
     cove_status st = open_image(m, (uint64_t)sb.st_size, 1, out, err);
-    if (st != COVE_OK)
+    if (st != COVE_OK) {
         munmap(m, (size_t)sb.st_size);
+        close(fd);
+    } else
+        (*out)->fd = fd;
     return st;
 }
 
@@ -838,6 +844,8 @@ void cove_gguf_free(cove_gguf *g)
         return;
     if (g->mapped)
         munmap((void *)(uintptr_t)g->base, (size_t)g->size);
+    if (g->fd >= 0)
+        close(g->fd);
     cove_free(g->kv);
     cove_free(g->kv_index.slots);
     cove_free(g->tensors);
@@ -847,21 +855,27 @@ void cove_gguf_free(cove_gguf *g)
     cove_free(g);
 }
 
-cove_status cove_gguf_tensor_rewrite(cove_gguf *g, const cove_gguf_tensor *t, void (*fn)(void *data, void *ctx),
-                                     void *ctx, cove_error *err)
+cove_status cove_gguf_tensor_read(const cove_gguf *g, const cove_gguf_tensor *t, uint64_t off, void *dst,
+                                  size_t n, cove_error *err)
 {
-    if (!g || !t || !fn)
-        return cove_error_set(err, COVE_ERR_INVALID_ARG, "no file, tensor or function");
-    if (!g->mapped)
-        return cove_error_set(err, COVE_ERR_UNSUPPORTED, "the tensor data is not a private file mapping");
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    const uintptr_t a = (uintptr_t)t->data & ~(page - 1);
-    const uintptr_t e = ((uintptr_t)t->data + (uintptr_t)t->n_bytes + page - 1) & ~(page - 1);
-    if (e > a && mprotect((void *)a, e - a, PROT_READ | PROT_WRITE) != 0)
-        return cove_error_set(err, COVE_ERR_IO, "cannot make tensor pages writable: %s", strerror(errno));
-    fn((void *)(uintptr_t)t->data, ctx);
-    if (e > a)
-        (void)mprotect((void *)a, e - a, PROT_READ);
+    if (!g || !t || (!dst && n))
+        return cove_error_set(err, COVE_ERR_INVALID_ARG, "no file, tensor or buffer");
+    if (off > t->n_bytes || n > t->n_bytes - off)
+        return cove_error_set(err, COVE_ERR_INVALID_ARG, "bytes past the end of the tensor");
+    const uint64_t at = (uint64_t)((const uint8_t *)t->data - g->base) + off;
+    if (g->fd < 0) {
+        memcpy(dst, g->base + at, n);
+        return COVE_OK;
+    }
+    for (size_t done = 0; done < n;) {
+        ssize_t r = pread(g->fd, (uint8_t *)dst + done, n - done, (off_t)(at + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return cove_error_set(err, COVE_ERR_IO, "cannot read tensor data: %s",
+                                  r < 0 ? strerror(errno) : "the file is shorter than when it was opened");
+        done += (size_t)r;
+    }
     return COVE_OK;
 }
 

@@ -192,14 +192,14 @@ const cove_gguf_tensor *cove_gguf_tensor_at(const cove_gguf *g, uint64_t i);
 const cove_gguf_tensor *cove_gguf_tensor_find(const cove_gguf *g, const char *name); /* NULL if absent */
 
 /*
- * Rewrite tensor t of a file opened with cove_gguf_open in place: its pages of the private
- * mapping are made writable, fn(data, ctx) runs on its bytes (t->n_bytes at data), and they
- * are read-only again. The file itself never changes (the written pages become the
- * process's own copies). COVE_ERR_UNSUPPORTED for a file opened from memory (nothing runs);
- * COVE_ERR_IO when the pages cannot be made writable.
+ * Copy bytes [off, off + n) of tensor t's data to dst (n bytes, owned by the caller). A file
+ * opened with cove_gguf_open is read with pread: its pages do not enter the process's
+ * mapping, so a caller that lays the tensor out anew in its own memory holds it once. A memory
+ * image is copied. COVE_ERR_INVALID_ARG for a range past the tensor, COVE_ERR_IO when the
+ * file cannot be read (or has become shorter).
  */
-cove_status cove_gguf_tensor_rewrite(cove_gguf *g, const cove_gguf_tensor *t, void (*fn)(void *data, void *ctx),
-                                     void *ctx, cove_error *err);
+cove_status cove_gguf_tensor_read(const cove_gguf *g, const cove_gguf_tensor *t, uint64_t off, void *dst,
+                                  size_t n, cove_error *err);
 
 /* 1 when a cove_gguf_str equals a C string. */
 int cove_gguf_str_eq(cove_gguf_str s, const char *c);

@@ -23,6 +23,7 @@ static const cove_arch *const arch_table[] = {
 #define MODEL_ARENA_CHUNK (64u << 10)
 #define MODEL_ARENA_MAX (1ull << 30)
 #define KEY_MAX 160
+#define PACK_SLICE_BYTES ((size_t)2 << 20) /* rows read and packed at a time: they stay in cache between */
 
 cove_model_params cove_model_default_params(void)
 {
@@ -245,39 +246,46 @@ static cove_status kernel_of(const cove_gguf_tensor *t, const char *name, const 
     return COVE_OK;
 }
 
-typedef struct {
-    enum cove_ggml_type type;
-    size_t row_bytes;
-    int64_t rows, cols;
-} pack_job;
-
-static void pack_tensor(void *data, void *ctx)
-{
-    const pack_job *j = ctx;
-    (void)cove_quant_pack_rows(j->type, data, j->row_bytes, j->rows, j->cols);
-}
-
 /*
- * Pack the rows of matrix `out` (tensor t) in place for the packed decode kernel when this CPU
- * has one for its type (once per tensor: a tensor read twice is packed once). Files opened from
- * memory, rows longer than COVE_PACK_TILE_BYTES and tables of one row stay as they are.
+ * Pack the rows of matrix `out` (tensor t) for the packed decode kernel when this CPU has
+ * one for its type: the tensor is read from the file into the model's buffer of huge pages
+ * (m->wbuf) PACK_SLICE_BYTES at a time and packed there, and `out` points at the copy (once
+ * per tensor: a tensor read twice is packed once). Rows longer than COVE_PACK_TILE_BYTES and
+ * tables of one row stay as they are; so does every tensor when the buffer cannot be had.
  */
 static cove_status maybe_pack(cove_model *m, const cove_gguf_tensor *t, cove_matrix *out, cove_error *err)
 {
     const cove_kernel *pk = cove_kernel_packed_for(t->type);
-    const uint64_t idx = (uint64_t)(t - cove_gguf_tensor_at(m->g, 0));
-    if (!pk || out->n_rows < 2 || out->row_bytes > COVE_PACK_TILE_BYTES)
+    const uint64_t idx = (uint64_t)(t - cove_gguf_tensor_at(m->g, 0)), count = cove_gguf_tensor_count(m->g);
+    const size_t rb = out->row_bytes, bytes = rb * (size_t)out->n_rows;
+    if (!pk || out->n_rows < 2 || rb > COVE_PACK_TILE_BYTES || m->wbuf_failed)
         return COVE_OK;
-    if (!m->packed && cove_arena_calloc(m->arena, (size_t)cove_gguf_tensor_count(m->g), 1,
-                                        (void **)&m->packed) != COVE_OK)
+    if (!m->packed && cove_arena_calloc(m->arena, (size_t)count, sizeof *m->packed, (void **)&m->packed) != COVE_OK)
         return cove_error_set(err, COVE_ERR_NOMEM, "out of memory loading the weights");
     if (!m->packed[idx]) {
-        pack_job j = {t->type, out->row_bytes, out->n_rows, out->n_cols};
-        cove_error e2;
-        if (cove_gguf_tensor_rewrite(m->g, t, pack_tensor, &j, &e2) != COVE_OK)
-            return COVE_OK; /* not a private mapping: the rows stay as in the file */
-        m->packed[idx] = 1;
+        if (!m->wbuf) { /* every packed tensor fits: at most the file's bytes, each 64-aligned */
+            m->wbuf_cap = (size_t)cove_gguf_size(m->g) + 64 * (size_t)count;
+            m->wbuf = cove_pages_alloc(m->wbuf_cap);
+            m->wbuf_failed = m->wbuf == NULL;
+            if (!m->wbuf)
+                return COVE_OK;
+        }
+        if (bytes > m->wbuf_cap - m->wbuf_used)
+            return COVE_OK;
+        uint8_t *dst = m->wbuf + m->wbuf_used;
+        const int64_t slice = rb < PACK_SLICE_BYTES ? (int64_t)(PACK_SLICE_BYTES / rb) : 1;
+        for (int64_t r0 = 0; r0 < out->n_rows; r0 += slice) {
+            const int64_t n = out->n_rows - r0 < slice ? out->n_rows - r0 : slice;
+            cove_status st = cove_gguf_tensor_read(m->g, t, (uint64_t)r0 * rb, dst + (size_t)r0 * rb,
+                                                   (size_t)n * rb, err);
+            if (st != COVE_OK)
+                return st;
+            (void)cove_quant_pack_rows(t->type, dst + (size_t)r0 * rb, rb, n, out->n_cols);
+        }
+        m->wbuf_used += (bytes + 63) & ~(size_t)63;
+        m->packed[idx] = dst;
     }
+    out->data = m->packed[idx];
     out->k = pk;
     return COVE_OK;
 }
@@ -436,6 +444,7 @@ void cove_model_free(cove_model *m)
         return;
     cove_vocab_free(m->vocab);
     cove_gguf_free(m->g);
+    cove_pages_free(m->wbuf, m->wbuf_cap);
     cove_arena_free(m->arena);
     cove_free(m);
 }

@@ -110,7 +110,12 @@ struct cove_model {
     uint64_t n_params;
     uint64_t weight_bytes;    /* bytes of every matrix (each tensor counted once) */
     const void *arch_data;    /* weights of an architecture that keeps its own (bert.c), in arena */
-    uint8_t *packed;          /* [tensor count] 1: the tensor's rows are packed (cove_quant_pack_rows),
+    uint8_t *wbuf;            /* owned (cove_pages_alloc, wbuf_cap bytes): the packed copies of
+                                 matrices (cove_quant_pack_rows), wbuf_used bytes of it taken;
+                                 NULL until the first packing */
+    size_t wbuf_cap, wbuf_used;
+    int wbuf_failed;          /* 1: wbuf could not be had; the rows stay as in the file */
+    uint8_t **packed;         /* [tensor count] the packed copy of each tensor in wbuf, NULL: none;
                                  in arena, allocated by the first packing */
 };
 
