@@ -67,29 +67,13 @@ typedef struct {
     double read_gbs, ram_gbs, hot_gbs, prefill_gflops, batch4_gflops, batch8_gflops;
 } bench_result;
 
-/* One matrix product, its rows split over the threads of a pool (or run inline). */
-typedef struct {
-    const cove_quant_ops *ops;
-    const uint8_t *w;
-    size_t wrb;
-    const void *xq;
-    int n_x;
-    float *y;
-} gemm_job;
-
-static void gemm_rows(void *ctx, size_t begin, size_t end, int ith)
-{
-    const gemm_job *j = ctx;
-    (void)ith;
-    cove_quant_gemm_run(j->ops, j->w, j->wrb, ROWS, j->xq, j->n_x, bench_k, j->y, ROWS, (int)begin, (int)end);
-}
-
-static void run_gemm(cove_pool *pool, gemm_job *j)
+/* Rows [0, ROWS) of fn over the threads of a pool (or inline without one). */
+static void run_rows(cove_pool *pool, cove_pool_range_fn fn, void *ctx)
 {
     if (pool)
-        cove_pool_parallel_for(pool, ROWS, gemm_rows, j);
+        cove_pool_parallel_for(pool, ROWS, fn, ctx);
     else
-        gemm_rows(j, 0, ROWS, 0);
+        fn(ctx, 0, ROWS, 0);
 }
 
 /*
@@ -98,32 +82,66 @@ static void run_gemm(cove_pool *pool, gemm_job *j)
  */
 #define WINDOW_S 0.1
 
-/* gemv over `copies` matrices in turn until min_s has passed; returns weight GB/s. */
-static double bench_decode(const cove_quant_ops *ops, cove_pool *pool, const uint8_t *w, int copies,
-                           size_t wbytes, const float *x, void *scratch, float *y, double min_s)
+/* The best rate of step(ctx, i) for i = 0, 1, ..., `per_step` units a call, in units per
+ * second, over windows of WINDOW_S until min_s has passed. */
+static double best_rate(void (*step)(void *ctx, long i), void *ctx, double per_step, double min_s)
 {
-    gemm_job j = {ops, NULL, wbytes / ROWS, scratch, 1, y};
     double start = now_s(), best = 0;
     do {
         double t0 = now_s(), t;
         long n = 0;
         do {
-            for (int c = 0; c < copies; c++, n++) {
-                cove_quant_gemm_prepare(ops, x, 1, bench_k, scratch);
-                j.w = w + (size_t)c * wbytes;
-                run_gemm(pool, &j);
-            }
+            step(ctx, n++);
             t = now_s() - t0;
         } while (t < WINDOW_S);
-        double rate = (double)n * (double)wbytes / t / 1e9;
+        double rate = per_step * (double)n / t;
         best = rate > best ? rate : best;
     } while (now_s() - start < min_s);
     return best;
 }
 
-/* A plain read of `bytes` from w, split as the gemv rows are. */
+/* Matrix products of n_x activation rows over the `copies` matrices at w in turn (the
+ * activations quantized each time, as a model does). */
 typedef struct {
-    const uint8_t *w;
+    const cove_quant_ops *ops;
+    cove_pool *pool;
+    const uint8_t *w, *cur; /* the copies; the one of this step */
+    int copies, n_x;
+    size_t wbytes;
+    const float *x;
+    void *xq;
+    float *y;
+} gemm_job;
+
+static void gemm_rows(void *ctx, size_t begin, size_t end, int ith)
+{
+    const gemm_job *j = ctx;
+    (void)ith;
+    cove_quant_gemm_run(j->ops, j->cur, j->wbytes / ROWS, ROWS, j->xq, j->n_x, bench_k, j->y, ROWS, (int)begin,
+                        (int)end);
+}
+
+static void gemm_step(void *ctx, long i)
+{
+    gemm_job *j = ctx;
+    cove_quant_gemm_prepare(j->ops, j->x, j->n_x, bench_k, j->xq);
+    j->cur = j->w + (size_t)(i % j->copies) * j->wbytes;
+    run_rows(j->pool, gemm_rows, j);
+}
+
+/* gemv over `copies` matrices in turn until min_s has passed; returns weight GB/s. */
+static double bench_decode(const cove_quant_ops *ops, cove_pool *pool, const uint8_t *w, int copies,
+                           size_t wbytes, const float *x, void *scratch, float *y, double min_s)
+{
+    gemm_job j = {ops, pool, w, w, copies, 1, wbytes, x, scratch, y};
+    return best_rate(gemm_step, &j, (double)wbytes / 1e9, min_s);
+}
+
+/* A plain read of the `copies` matrices at w in turn, split as the gemv rows are. */
+typedef struct {
+    cove_pool *pool;
+    const uint8_t *w, *cur;
+    int copies;
     size_t bytes;
     uint64_t sink[64];
 } read_job;
@@ -133,35 +151,25 @@ static void read_rows(void *ctx, size_t begin, size_t end, int ith)
     read_job *j = ctx;
     const size_t step = j->bytes / ROWS;
     uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, v[4];
-    for (const uint8_t *p = j->w + begin * step, *e = j->w + end * step; p + 64 <= e; p += 64) {
+    for (const uint8_t *p = j->cur + begin * step, *e = j->cur + end * step; p + 64 <= e; p += 64) {
         memcpy(v, p, 8), memcpy(v + 1, p + 16, 8), memcpy(v + 2, p + 32, 8), memcpy(v + 3, p + 48, 8);
         a0 ^= v[0], a1 ^= v[1], a2 ^= v[2], a3 ^= v[3];
     }
     j->sink[ith & 63] = a0 ^ a1 ^ a2 ^ a3;
 }
 
+static void read_step(void *ctx, long i)
+{
+    read_job *j = ctx;
+    j->cur = j->w + (size_t)(i % j->copies) * j->bytes;
+    run_rows(j->pool, read_rows, j);
+}
+
 /* Reads the `copies` matrices in turn until min_s has passed; returns GB/s. */
 static double bench_read(cove_pool *pool, const uint8_t *w, int copies, size_t wbytes, double min_s)
 {
-    read_job j = {.bytes = wbytes};
-    double start = now_s(), best = 0;
-    do {
-        double t0 = now_s(), t;
-        long n = 0;
-        do {
-            for (int c = 0; c < copies; c++, n++) {
-                j.w = w + (size_t)c * wbytes;
-                if (pool)
-                    cove_pool_parallel_for(pool, ROWS, read_rows, &j);
-                else
-                    read_rows(&j, 0, ROWS, 0);
-            }
-            t = now_s() - t0;
-        } while (t < WINDOW_S);
-        double rate = (double)n * (double)wbytes / t / 1e9;
-        best = rate > best ? rate : best;
-    } while (now_s() - start < min_s);
-    return best;
+    read_job j = {.pool = pool, .w = w, .copies = copies, .bytes = wbytes};
+    return best_rate(read_step, &j, (double)wbytes / 1e9, min_s);
 }
 
 /* gemm of n_tok activation rows until min_s has passed; returns GFLOP/s. */
@@ -169,21 +177,8 @@ static double bench_prefill(const cove_quant_ops *ops, cove_pool *pool, const ui
                             size_t wbytes, const float *x, int n_tok, void *scratch, float *y,
                             double min_s)
 {
-    gemm_job j = {ops, w, wbytes / ROWS, scratch, n_tok, y};
-    double start = now_s(), best = 0;
-    do {
-        double t0 = now_s(), t;
-        long n = 0;
-        do {
-            cove_quant_gemm_prepare(ops, x, n_tok, bench_k, scratch);
-            run_gemm(pool, &j);
-            n++;
-            t = now_s() - t0;
-        } while (t < WINDOW_S);
-        double rate = 2.0 * ROWS * bench_k * (double)n_tok * (double)n / t / 1e9;
-        best = rate > best ? rate : best;
-    } while (now_s() - start < min_s);
-    return best;
+    gemm_job j = {ops, pool, w, w, 1, n_tok, wbytes, x, scratch, y};
+    return best_rate(gemm_step, &j, 2.0 * ROWS * bench_k * (double)n_tok / 1e9, min_s);
 }
 
 static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, cove_pool *pool,

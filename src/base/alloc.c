@@ -101,8 +101,7 @@ void *cove_pages_alloc(size_t size)
     uint8_t *p = (uint8_t *)(((uintptr_t)m + PAGES_ALIGN - 1) & ~(uintptr_t)(PAGES_ALIGN - 1));
     if (p > m)
         munmap(m, (size_t)(p - m));
-    if (p + len < m + len + PAGES_ALIGN)
-        munmap(p + len, (size_t)(m + len + PAGES_ALIGN - (p + len)));
+    munmap(p + len, (size_t)(m + PAGES_ALIGN - p)); /* p < m + PAGES_ALIGN: never empty */
 #ifdef MADV_HUGEPAGE
     (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: without it the buffer still works */
 #endif

@@ -595,9 +595,9 @@ TEST(quants_batch_kernels_present)
 /*
  * Packed rows: packing then unpacking gives the file's bytes back, a packed row converts to
  * the very floats of the original, and the product over packed rows (the packed decode
- * kernel for one activation row, unpacked tiles for more) agrees with the reference loop,
- * for row lengths with and without a short last group (1 to 3 blocks) and past one chunk
- * of the decode kernel.
+ * kernel for one activation row, unpacked rows through the batch kernels for more) agrees
+ * with the reference loop, for row lengths with and without a short last group (1 to 3
+ * blocks) and past one chunk of the decode kernel.
  */
 TEST(quants_packed_rows)
 {

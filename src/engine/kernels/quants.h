@@ -121,7 +121,7 @@ size_t cove_quant_row_bytes(enum cove_ggml_type t, int64_t k);
  * Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 rows can be packed for the AVX-512 decode kernel: the
  * bytes of every group of 4 blocks (the last group of a row may be shorter) put in the order
  * its arithmetic takes them (layout in quants_pack.c). A packed row has the size of the
- * original, so a matrix is packed in place, once, when a model is loaded. The
+ * original, so rows are packed in place (a model packs its copy of a matrix once, at load). The
  * product reads packed rows through the table of cove_quant_ops_packed: decode (n_x == 1)
  * with the packed kernel; more activation rows unpack COVE_PACK_TILE_BYTES of weight rows at
  * a time on the stack and run the type's usual kernels on them. */

@@ -199,7 +199,7 @@ INLINE float gvq_row(enum cove_ggml_type t, const uint8_t *wr, int nb, const gvq
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), accm));
 }
 
-/* Decode: Y[i] = W row i . Xq for rb <= i < re (one activation row; the shape of cove_quant_batch_fn). */
+/* Decode: Y[i] = W row i . Xq for rb <= i < re (one activation row; the template of DECODE32_FILL). */
 INLINE void gvq_run(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, int rb, int re,
                     const uint8_t *Xq, float *Y)
 {
@@ -220,27 +220,7 @@ INLINE void gvq_run(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, 
     }
 }
 
-#define GVQ(name, T)                                                                                    \
-    static void name##_gvq(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq,      \
-                           size_t xrb, int n_x, float *Y, size_t ldy)                                   \
-    {                                                                                                   \
-        (void)xrb, (void)n_x, (void)ldy;                                                                \
-        gvq_run(T, k, W, wrb, rb, re, Xq, Y);                                                           \
-    }
-GVQ(q4_0, COVE_TYPE_Q4_0)
-GVQ(q4_1, COVE_TYPE_Q4_1)
-GVQ(q5_0, COVE_TYPE_Q5_0)
-GVQ(q5_1, COVE_TYPE_Q5_1)
-GVQ(q8_0, COVE_TYPE_Q8_0)
-
-void cove_quants_avx512vbmi_gemv_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
-{
-    fns[COVE_TYPE_Q4_0] = q4_0_gvq;
-    fns[COVE_TYPE_Q4_1] = q4_1_gvq;
-    fns[COVE_TYPE_Q5_0] = q5_0_gvq;
-    fns[COVE_TYPE_Q5_1] = q5_1_gvq;
-    fns[COVE_TYPE_Q8_0] = q8_0_gvq;
-}
+DECODE32_FILL(cove_quants_avx512vbmi_gemv_fill, gvq_run)
 
 #else
 typedef int cove_quants_avx512vbmi_unused; /* ISO C wants a declaration */

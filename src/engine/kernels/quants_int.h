@@ -349,7 +349,7 @@ void cove_quants_avx512_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 
 /*
  * Decode kernels over a row range (n_x == 1), in the shape of the batch
- * kernels: the level avx512vbmi has them for the nibble types
+ * kernels: the level avx512vbmi has them for the 32-element types
  * (quants_avx512vbmi.c); where a level has none, gemv_tile or vec_dot serve.
  */
 void cove_quants_avx512vbmi_gemv_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);

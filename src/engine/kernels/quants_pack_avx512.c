@@ -140,7 +140,7 @@ INLINE float pk_row(enum cove_ggml_type t, const uint8_t *wr, int nb, const pk_a
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + _mm_cvtss_f32(accm);
 }
 
-/* Decode over packed rows: Y[i] = W row i . Xq for rb <= i < re. */
+/* Decode over packed rows: Y[i] = W row i . Xq for rb <= i < re (the template of DECODE32_FILL). */
 INLINE void pk_run(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, int rb, int re,
                    const uint8_t *Xq, float *Y)
 {
@@ -157,27 +157,7 @@ INLINE void pk_run(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, i
     }
 }
 
-#define PK(name, T)                                                                                     \
-    static void name##_pk(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq,       \
-                          size_t xrb, int n_x, float *Y, size_t ldy)                                    \
-    {                                                                                                   \
-        (void)xrb, (void)n_x, (void)ldy;                                                                \
-        pk_run(T, k, W, wrb, rb, re, Xq, Y);                                                            \
-    }
-PK(q4_0, COVE_TYPE_Q4_0)
-PK(q4_1, COVE_TYPE_Q4_1)
-PK(q5_0, COVE_TYPE_Q5_0)
-PK(q5_1, COVE_TYPE_Q5_1)
-PK(q8_0, COVE_TYPE_Q8_0)
-
-void cove_quants_avx512_packed_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
-{
-    fns[COVE_TYPE_Q4_0] = q4_0_pk;
-    fns[COVE_TYPE_Q4_1] = q4_1_pk;
-    fns[COVE_TYPE_Q5_0] = q5_0_pk;
-    fns[COVE_TYPE_Q5_1] = q5_1_pk;
-    fns[COVE_TYPE_Q8_0] = q8_0_pk;
-}
+DECODE32_FILL(cove_quants_avx512_packed_fill, pk_run)
 
 #else
 typedef int cove_quants_pack_avx512_unused; /* ISO C wants a declaration */

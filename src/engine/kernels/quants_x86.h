@@ -1020,4 +1020,29 @@ INLINE void kbatch(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, i
         fns[COVE_TYPE_Q5_1] = q5_1_batch, fns[COVE_TYPE_Q8_0] = q8_0_batch;                         \
     }
 
+/*
+ * The decode kernels of the five 32-element types from a template run(t, k, W, wrb, rb, re,
+ * Xq, Y) (one activation row; in the shape of cove_quant_batch_fn) and the function that puts
+ * them into a table indexed by type (one expansion per file, with that file's flags).
+ */
+#define DECODE32_ONE(run, name, T)                                                                  \
+    static void name##_##run(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, \
+                             size_t xrb, int n_x, float *Y, size_t ldy)                             \
+    {                                                                                               \
+        (void)xrb, (void)n_x, (void)ldy;                                                            \
+        run(T, k, W, wrb, rb, re, Xq, Y);                                                           \
+    }
+#define DECODE32_FILL(fill_name, run)                                                               \
+    DECODE32_ONE(run, q4_0, COVE_TYPE_Q4_0)                                                         \
+    DECODE32_ONE(run, q4_1, COVE_TYPE_Q4_1)                                                         \
+    DECODE32_ONE(run, q5_0, COVE_TYPE_Q5_0)                                                         \
+    DECODE32_ONE(run, q5_1, COVE_TYPE_Q5_1)                                                         \
+    DECODE32_ONE(run, q8_0, COVE_TYPE_Q8_0)                                                         \
+    void fill_name(cove_quant_batch_fn fns[COVE_TYPE_COUNT])                                        \
+    {                                                                                               \
+        fns[COVE_TYPE_Q4_0] = q4_0_##run, fns[COVE_TYPE_Q4_1] = q4_1_##run;                         \
+        fns[COVE_TYPE_Q5_0] = q5_0_##run, fns[COVE_TYPE_Q5_1] = q5_1_##run;                         \
+        fns[COVE_TYPE_Q8_0] = q8_0_##run;                                                           \
+    }
+
 #endif

@@ -258,15 +258,14 @@ static cove_status maybe_pack(cove_model *m, const cove_gguf_tensor *t, cove_mat
     const cove_kernel *pk = cove_kernel_packed_for(t->type);
     const uint64_t idx = (uint64_t)(t - cove_gguf_tensor_at(m->g, 0)), count = cove_gguf_tensor_count(m->g);
     const size_t rb = out->row_bytes, bytes = rb * (size_t)out->n_rows;
-    if (!pk || out->n_rows < 2 || rb > COVE_PACK_TILE_BYTES || m->wbuf_failed)
-        return COVE_OK;
+    if (!pk || out->n_rows < 2 || rb > COVE_PACK_TILE_BYTES || (m->wbuf_cap && !m->wbuf))
+        return COVE_OK; /* (a buffer asked for and refused: everything stays as in the file) */
     if (!m->packed && cove_arena_calloc(m->arena, (size_t)count, sizeof *m->packed, (void **)&m->packed) != COVE_OK)
         return cove_error_set(err, COVE_ERR_NOMEM, "out of memory loading the weights");
     if (!m->packed[idx]) {
         if (!m->wbuf) { /* every packed tensor fits: at most the file's bytes, each 64-aligned */
             m->wbuf_cap = (size_t)cove_gguf_size(m->g) + 64 * (size_t)count;
             m->wbuf = cove_pages_alloc(m->wbuf_cap);
-            m->wbuf_failed = m->wbuf == NULL;
             if (!m->wbuf)
                 return COVE_OK;
         }

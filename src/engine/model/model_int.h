@@ -113,8 +113,7 @@ struct cove_model {
     uint8_t *wbuf;            /* owned (cove_pages_alloc, wbuf_cap bytes): the packed copies of
                                  matrices (cove_quant_pack_rows), wbuf_used bytes of it taken;
                                  NULL until the first packing */
-    size_t wbuf_cap, wbuf_used;
-    int wbuf_failed;          /* 1: wbuf could not be had; the rows stay as in the file */
+    size_t wbuf_cap, wbuf_used; /* wbuf_cap set and wbuf NULL: refused, nothing is packed */
     uint8_t **packed;         /* [tensor count] the packed copy of each tensor in wbuf, NULL: none;
                                  in arena, allocated by the first packing */
 };
