@@ -2,7 +2,8 @@
  * bench/bench_kernels.c - speed of the quant kernels, per type and SIMD level.
  *
  *   bench_kernels [--quick] [--type NAME] [--level NAME] [--threads N] [--k N]
- *       Prints a markdown table (one thread unless --threads: the rows are
+ *       Prints a markdown table, a line per type and level, and one more for the
+ *       packed rows of the best level where the type has them (one thread unless --threads: the rows are
  *       then split between N threads of a cove_pool, as the model code does):
  *         decode GB/s  - weight bytes per second of a 2048 x k gemv (n_x = 1;
  *                        k = 2048 unless --k, e.g. 960 for the rows of a
@@ -181,10 +182,12 @@ static double bench_prefill(const cove_quant_ops *ops, cove_pool *pool, const ui
     return best_rate(gemm_step, &j, 2.0 * ROWS * bench_k * (double)n_tok / 1e9, min_s);
 }
 
-static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, cove_pool *pool,
+static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int packed, int quick, cove_pool *pool,
                      bench_result *r)
 {
-    const cove_quant_ops *ops = cove_quant_ops_for_level(t, level);
+    const cove_quant_ops *ops = packed ? cove_quant_ops_packed(t) : cove_quant_ops_for_level(t, level);
+    if (packed && ops && ops->level != level)
+        return 0;
     if (!ops || bench_k % (int)cove_type_info_get(t)->block_size != 0) /* k-quants: k a multiple of 256 */
         return 0;
     size_t wbytes = cove_quant_row_bytes(t, bench_k) * ROWS;
@@ -203,6 +206,8 @@ static int bench_one(enum cove_ggml_type t, enum cove_klevel level, int quick, c
     const cove_quant_ops *ref = cove_quant_ops_ref(t);
     for (int i = 0; i < ROWS; i++) /* valid blocks: quantize random rows */
         ref->quantize_row(x + (size_t)(i % 512) * bench_k, w + (size_t)i * (wbytes / ROWS), bench_k);
+    if (packed)
+        (void)cove_quant_pack_rows(t, w, wbytes / ROWS, ROWS, bench_k);
     for (int c = 1; c < copies; c++)
         memcpy(w + (size_t)c * wbytes, w, wbytes);
     fill_random(x, (size_t)bench_k * 512, 2);
@@ -226,18 +231,19 @@ static int run_table(int quick, int only_type, int only_level, cove_pool *pool)
         enum cove_ggml_type t = bench_types[i];
         if (only_type >= 0 && (int)t != only_type)
             continue;
-        for (int l = 0; l < COVE_KLEVEL_COUNT; l++) {
+        for (int lp = 0; lp < 2 * COVE_KLEVEL_COUNT; lp++) {
+            const int l = lp / 2, packed = lp % 2; /* each level, then its packed rows if it has them */
             bench_result r;
             if (only_level >= 0 && l != only_level)
                 continue;
-            int rc = bench_one(t, (enum cove_klevel)l, quick, pool, &r);
+            int rc = bench_one(t, (enum cove_klevel)l, packed, quick, pool, &r);
             if (rc < 0)
                 return 1;
             if (rc == 0)
                 continue;
             const cove_type_info *ti = cove_type_info_get(t);
-            printf("| %s | %s | %.2f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.1f | %.1f |\n", ti->name,
-                   cove_klevel_name((enum cove_klevel)l), 8.0 * ti->block_bytes / ti->block_size,
+            printf("| %s | %s%s | %.2f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.1f | %.1f |\n", ti->name,
+                   cove_klevel_name((enum cove_klevel)l), packed ? " packed" : "", 8.0 * ti->block_bytes / ti->block_size,
                    r.read_gbs, r.ram_gbs, 100 * r.ram_gbs / r.read_gbs, r.hot_gbs, r.prefill_gflops, r.batch4_gflops, r.batch8_gflops);
             fflush(stdout);
         }

@@ -858,11 +858,14 @@ static int in_wbuf(const cove_model *m, const cove_matrix *w)
 /*
  * Where this CPU has a packed decode kernel for the type, the model's matrices are copies in
  * its buffer (read from the file, not its mapping: the file's pages are held no more), the
- * tied output included, each packed once; K-quants stay in the file's mapping.
+ * tied output included, each packed once. Q4_K and Q6_K are packed too; Q5_K has no packed
+ * layout and stays in the file's mapping.
  */
 TEST(llama_packed_copies)
 {
-    static const enum cove_ggml_type types[] = {COVE_TYPE_Q8_0, COVE_TYPE_Q5_0, COVE_TYPE_Q4_K};
+    static const enum cove_ggml_type types[] = {COVE_TYPE_Q8_0, COVE_TYPE_Q5_0, COVE_TYPE_Q4_K, COVE_TYPE_Q6_K,
+                                                COVE_TYPE_Q5_K};
+    CHECK(!cove_kernel_packed_for(COVE_TYPE_Q5_K));
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         char file[64];
         snprintf(file, sizeof file, "quant_%s.gguf", cove_type_info_get(types[i])->name);

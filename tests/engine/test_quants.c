@@ -596,52 +596,59 @@ TEST(quants_batch_kernels_present)
  * Packed rows: packing then unpacking gives the file's bytes back, a packed row converts to
  * the very floats of the original, and the product over packed rows (the packed decode
  * kernel for one activation row, unpacked rows through the batch kernels for more) agrees
- * with the reference loop, for row lengths with and without a short last group (1 to 3
- * blocks) and past one chunk of the decode kernel.
+ * with the reference loop, for row lengths with and without a short last group (32-element
+ * types: 1 to 3 blocks; Q4_K: 1 to 3 blocks left in the file's layout, or only those) and
+ * past one chunk of the decode kernel.
  */
+static void packed_rows_case(enum cove_ggml_type t, int k)
+{
+    const int nr = 13;
+    const size_t wrb = cove_quant_row_bytes(t, k), n = wrb * nr;
+    const char *name = cove_type_info_get(t)->name;
+    gemm_case g;
+    gemm_case_init(&g, cove_quant_ops_ref(t), nr, 1, k);
+    uint8_t *pw = cove_malloc(n), *back = cove_malloc(n);
+    float *a = cove_malloc((size_t)k * sizeof *a), *b = cove_malloc((size_t)k * sizeof *b);
+    memcpy(pw, g.w, n);
+    CHECK(cove_quant_packable(t));
+    CHECK(cove_quant_pack_rows(t, pw, wrb, nr, k) == 1);
+    const int moved = t != COVE_TYPE_Q4_K || k >= 4 * 256; /* Q4_K: no whole group, nothing moves */
+    CHECK_MSG((memcmp(pw, g.w, n) != 0) == moved, "%s k=%d: packing moved bytes: %d", name, k, !moved);
+    CHECK(cove_quant_unpack_rows(t, pw, back, wrb, nr, k) == 1);
+    CHECK_MSG(memcmp(back, g.w, n) == 0, "%s k=%d: unpacked rows differ", name, k);
+    for (int r = 0; r < nr; r++) {
+        cove_quant_ops_ref(t)->dequantize_row(g.w + (size_t)r * wrb, a, k);
+        cove_quant_packed_to_f32(t, pw + (size_t)r * wrb, b, k);
+        CHECK_MSG(memcmp(a, b, (size_t)k * sizeof *a) == 0, "%s k=%d row %d: to_f32", name, k, r);
+    }
+    const cove_quant_ops *ops = cove_quant_ops_packed(t);
+    for (int nx = 1; ops && nx <= 17 && !test_failed_now(); nx += nx < 2 ? 1 : 5) {
+        gemm_case h;
+        gemm_case_init(&h, cove_quant_ops_get(t), nr, nx, k);
+        CHECK(cove_quant_pack_rows(t, h.w, wrb, nr, k) == 1);
+        CHECK(ops->packed == 1 && ops->type == t);
+        int bad = gemm_case_check(&h, ops, 0, nr);
+        bad = bad || gemm_case_check(&h, ops, 1, nr - 2);
+        CHECK_MSG(!bad, "packed %s k=%d nx=%d", name, k, nx);
+        gemm_case_free(&h);
+    }
+    cove_free(pw), cove_free(back), cove_free(a), cove_free(b);
+    gemm_case_free(&g);
+}
+
 TEST(quants_packed_rows)
 {
-    static const enum cove_ggml_type types[] = {COVE_TYPE_Q4_0, COVE_TYPE_Q4_1, COVE_TYPE_Q5_0,
-                                                COVE_TYPE_Q5_1, COVE_TYPE_Q8_0};
-    static const int ks[] = {32, 96, 128, 160, 352, 960, 4096 + 384};
-    CHECK(!cove_quant_packable(COVE_TYPE_Q4_K) && !cove_quant_packable(COVE_TYPE_F16));
-    CHECK(cove_quant_pack_rows(COVE_TYPE_Q4_K, NULL, 0, 0, 256) == 0);
-    for (int i = 0; i < 5 && !test_failed_now(); i++)
-        for (int ki = 0; ki < 7 && !test_failed_now(); ki++) {
-            const enum cove_ggml_type t = types[i];
-            const int k = ks[ki], nr = 13;
-            const size_t wrb = cove_quant_row_bytes(t, k), n = wrb * nr;
-            gemm_case g;
-            gemm_case_init(&g, cove_quant_ops_ref(t), nr, 1, k);
-            uint8_t *pw = cove_malloc(n), *back = cove_malloc(n);
-            float *a = cove_malloc((size_t)k * sizeof *a), *b = cove_malloc((size_t)k * sizeof *b);
-            memcpy(pw, g.w, n);
-            CHECK(cove_quant_packable(t));
-            CHECK(cove_quant_pack_rows(t, pw, wrb, nr, k) == 1);
-            CHECK_MSG(memcmp(pw, g.w, n) != 0, "%s k=%d: packing moved no bytes",
-                      cove_type_info_get(t)->name, k);
-            CHECK(cove_quant_unpack_rows(t, pw, back, wrb, nr, k) == 1);
-            CHECK_MSG(memcmp(back, g.w, n) == 0, "%s k=%d: unpacked rows differ", cove_type_info_get(t)->name, k);
-            for (int r = 0; r < nr; r++) {
-                cove_quant_ops_ref(t)->dequantize_row(g.w + (size_t)r * wrb, a, k);
-                cove_quant_packed_to_f32(t, pw + (size_t)r * wrb, b, k);
-                CHECK_MSG(memcmp(a, b, (size_t)k * sizeof *a) == 0, "%s k=%d row %d: to_f32",
-                          cove_type_info_get(t)->name, k, r);
-            }
-            const cove_quant_ops *ops = cove_quant_ops_packed(t);
-            for (int nx = 1; ops && nx <= 17 && !test_failed_now(); nx += nx < 2 ? 1 : 5) {
-                gemm_case h;
-                gemm_case_init(&h, cove_quant_ops_get(t), nr, nx, k);
-                CHECK(cove_quant_pack_rows(t, h.w, wrb, nr, k) == 1);
-                CHECK(ops->packed == 1 && ops->type == t);
-                int bad = gemm_case_check(&h, ops, 0, nr);
-                bad = bad || gemm_case_check(&h, ops, 1, nr - 2);
-                CHECK_MSG(!bad, "packed %s k=%d nx=%d", cove_type_info_get(t)->name, k, nx);
-                gemm_case_free(&h);
-            }
-            cove_free(pw), cove_free(back), cove_free(a), cove_free(b);
-            gemm_case_free(&g);
-        }
+    static const enum cove_ggml_type types[] = {COVE_TYPE_Q4_0, COVE_TYPE_Q4_1, COVE_TYPE_Q5_0, COVE_TYPE_Q5_1,
+                                                COVE_TYPE_Q8_0, COVE_TYPE_Q4_K, COVE_TYPE_Q6_K};
+    static const int ks32[] = {32, 96, 128, 160, 352, 960, 4096 + 384};
+    static const int ksk[] = {256, 768, 1024, 1280, 1792, 2048, 8192 + 1536};
+    CHECK(!cove_quant_packable(COVE_TYPE_Q2_K) && !cove_quant_packable(COVE_TYPE_Q5_K) &&
+          !cove_quant_packable(COVE_TYPE_F16));
+    CHECK(cove_quant_pack_rows(COVE_TYPE_Q5_K, NULL, 0, 0, 256) == 0);
+    CHECK(cove_quant_pack_rows(COVE_TYPE_Q4_K, NULL, 0, 0, 100) == 0);
+    for (int i = 0; i < 7 && !test_failed_now(); i++)
+        for (int ki = 0; ki < 7 && !test_failed_now(); ki++)
+            packed_rows_case(types[i], i < 5 ? ks32[ki] : ksk[ki]);
 }
 
 typedef struct {

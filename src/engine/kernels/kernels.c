@@ -96,6 +96,8 @@ PACKED_TO_F32(packed_q4_1, COVE_TYPE_Q4_1)
 PACKED_TO_F32(packed_q5_0, COVE_TYPE_Q5_0)
 PACKED_TO_F32(packed_q5_1, COVE_TYPE_Q5_1)
 PACKED_TO_F32(packed_q8_0, COVE_TYPE_Q8_0)
+PACKED_TO_F32(packed_q4_K, COVE_TYPE_Q4_K)
+PACKED_TO_F32(packed_q6_K, COVE_TYPE_Q6_K)
 
 static void packed_fill(void)
 {
@@ -103,7 +105,8 @@ static void packed_fill(void)
         enum cove_ggml_type t;
         cove_to_f32_fn to_f32;
     } conv[] = {{COVE_TYPE_Q4_0, packed_q4_0}, {COVE_TYPE_Q4_1, packed_q4_1}, {COVE_TYPE_Q5_0, packed_q5_0},
-                {COVE_TYPE_Q5_1, packed_q5_1}, {COVE_TYPE_Q8_0, packed_q8_0}};
+                {COVE_TYPE_Q5_1, packed_q5_1}, {COVE_TYPE_Q8_0, packed_q8_0},
+                {COVE_TYPE_Q4_K, packed_q4_K}, {COVE_TYPE_Q6_K, packed_q6_K}};
     for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
         const cove_quant_ops *ops = cove_quant_ops_packed(conv[i].t);
         if (!ops || !best_table[conv[i].t].name)

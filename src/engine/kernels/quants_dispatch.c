@@ -67,12 +67,14 @@ static void tables_init(void)
         fill_level(COVE_KLEVEL_AVX512, avx512, 2);
         cove_quants_avx512_batch_fill(batch_tables[COVE_KLEVEL_AVX512]);
         cove_quants_avx512_packed_fill(packed_gemv[COVE_KLEVEL_AVX512]);
+        cove_quants_avx512_packedk_fill(packed_gemv[COVE_KLEVEL_AVX512]);
         fill_packed(COVE_KLEVEL_AVX512);
         if (f->avx512_vbmi && f->avx512_bitalg) {
             fill_level(COVE_KLEVEL_AVX512VBMI, avx512, 2);
             cove_quants_avx512_batch_fill(batch_tables[COVE_KLEVEL_AVX512VBMI]);
             cove_quants_avx512vbmi_gemv_fill(gemv_tables[COVE_KLEVEL_AVX512VBMI]);
             cove_quants_avx512_packed_fill(packed_gemv[COVE_KLEVEL_AVX512VBMI]);
+            cove_quants_avx512_packedk_fill(packed_gemv[COVE_KLEVEL_AVX512VBMI]);
             fill_packed(COVE_KLEVEL_AVX512VBMI);
         }
     }
@@ -232,14 +234,26 @@ static void batch_blocked(cove_quant_batch_fn fn, int k, const uint8_t *W, size_
 }
 
 /*
- * Packed rows: decode with the packed kernel; more activation rows take the weight rows
- * COVE_PACK_TILE_BYTES at a time, unpacked on the stack, through the type's usual table.
+ * Packed rows: decode with the packed kernel. More activation rows: the 32-element types
+ * take the weight rows COVE_PACK_TILE_BYTES at a time, unpacked on the stack, through the
+ * type's usual table; the k-quants (whose unpacking is slow) run the decode kernel once per
+ * activation row over QUANT_BATCH_W_BLOCK bytes of weight rows at a time, which stay in L2.
  */
 static cove_status packed_run(const cove_quant_ops *ops, const uint8_t *W, size_t wrb, const void *Xq,
                               int n_x, int k, float *Y, size_t ldy, int rb, int re)
 {
+    const cove_quant_batch_fn gemv = packed_gemv[ops->level][ops->type];
     if (n_x == 1) {
-        packed_gemv[ops->level][ops->type](k, W, wrb, rb, re, Xq, 0, 1, Y, ldy);
+        gemv(k, W, wrb, rb, re, Xq, 0, 1, Y, ldy);
+        return COVE_OK;
+    }
+    if (quant_packk_group(ops->type)) {
+        const size_t xrb = cove_quant_row_bytes(ops->vec_dot_type, k);
+        const int step = wrb < QUANT_BATCH_W_BLOCK ? (int)(QUANT_BATCH_W_BLOCK / wrb) : 1;
+        for (int r0 = rb; r0 < re; r0 += step)
+            for (int j = 0; j < n_x; j++)
+                gemv(k, W, wrb, r0, re - r0 < step ? re : r0 + step, (const uint8_t *)Xq + (size_t)j * xrb, 0, 1,
+                     Y + (size_t)j * ldy, ldy);
         return COVE_OK;
     }
     alignas(64) uint8_t buf[COVE_PACK_TILE_BYTES];

@@ -356,6 +356,20 @@ void cove_quants_avx512vbmi_gemv_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 
 /* Decode over packed rows (quants_pack.c; quants_pack_avx512.c), for the avx512 levels. */
 void cove_quants_avx512_packed_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
+/* The same for Q4_K and Q6_K (quants_packk.c; quants_packk_avx512.c). */
+void cove_quants_avx512_packedk_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
+
+/*
+ * Packed k-quant rows (layouts in quants_packk.c): the blocks of a packed group (Q4_K 4,
+ * Q6_K 1; 0: no packed layout), and the row functions behind cove_quant_pack_rows,
+ * cove_quant_unpack_rows and cove_quant_packed_to_f32 for those types.
+ */
+#define QUANT_PACKK_Q4_K_BLOCKS 4
+int quant_packk_group(enum cove_ggml_type t);
+int quant_packk_rows(enum cove_ggml_type t, void *W, size_t wrb, int64_t rows, int64_t k);
+int quant_packk_unpack_rows(enum cove_ggml_type t, const void *src, void *dst, size_t wrb, int64_t rows,
+                            int64_t k);
+void quant_packk_to_f32(enum cove_ggml_type t, const void *row, float *y, int64_t n);
 
 /* The batch kernel of type t at `level`, or NULL (tests check which levels have them). */
 cove_quant_batch_fn cove_quant_batch_for_level(enum cove_ggml_type t, enum cove_klevel level);

@@ -44,7 +44,7 @@ static int pack_geom_of(enum cove_ggml_type t, int nb, pack_geom *g)
 int cove_quant_packable(enum cove_ggml_type t)
 {
     pack_geom g;
-    return pack_geom_of(t, 4, &g);
+    return pack_geom_of(t, 4, &g) || quant_packk_group(t);
 }
 
 /* The fields of block b of a quad in GGUF layout at `src` (bs bytes a block). */
@@ -143,6 +143,8 @@ static void unpack_group(enum cove_ggml_type t, int nb, const uint8_t *src, uint
 int cove_quant_pack_rows(enum cove_ggml_type t, void *W, size_t wrb, int64_t rows, int64_t k)
 {
     pack_geom g;
+    if (quant_packk_group(t))
+        return quant_packk_rows(t, W, wrb, rows, k);
     if (!pack_geom_of(t, 4, &g) || k < 0 || k % QK32 || wrb < (size_t)(k / QK32) * g.bs)
         return 0;
     const int64_t nb = k / QK32;
@@ -161,6 +163,8 @@ int cove_quant_unpack_rows(enum cove_ggml_type t, const void *src, void *dst, si
                            int64_t k)
 {
     pack_geom g;
+    if (quant_packk_group(t))
+        return quant_packk_unpack_rows(t, src, dst, wrb, rows, k);
     if (!pack_geom_of(t, 4, &g) || k < 0 || k % QK32 || wrb < (size_t)(k / QK32) * g.bs)
         return 0;
     const int64_t nb = k / QK32;
@@ -176,6 +180,10 @@ void cove_quant_packed_to_f32(enum cove_ggml_type t, const void *row, float *y, 
 {
     pack_geom g;
     const cove_quant_ops *ref = cove_quant_ops_ref(t);
+    if (quant_packk_group(t)) {
+        quant_packk_to_f32(t, row, y, n);
+        return;
+    }
     if (!pack_geom_of(t, 4, &g) || !ref)
         return;
     uint8_t tmp[4 * 34];

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/cpu.h"
 #include "base/limits.h"
 #include "engine/model/model_int.h"
 
@@ -246,12 +247,79 @@ static cove_status kernel_of(const cove_gguf_tensor *t, const char *name, const 
     return COVE_OK;
 }
 
+/* Reading and packing one tensor's rows, split between the threads of the load pool. */
+typedef struct {
+    cove_model *m;
+    const cove_gguf_tensor *t;
+    uint8_t *dst;
+    size_t rb;
+    int64_t cols;
+} pack_job;
+
+static void pack_range(void *ctx, size_t begin, size_t end, int ith)
+{
+    const pack_job *j = ctx;
+    const int64_t slice = j->rb < PACK_SLICE_BYTES ? (int64_t)(PACK_SLICE_BYTES / j->rb) : 1;
+    for (int64_t r0 = (int64_t)begin; r0 < (int64_t)end; r0 += slice) {
+        const int64_t n = (int64_t)end - r0 < slice ? (int64_t)end - r0 : slice;
+        uint8_t *d = j->dst + (size_t)r0 * j->rb;
+        if (cove_gguf_tensor_read(j->m->g, j->t, (uint64_t)r0 * j->rb, d, (size_t)n * j->rb,
+                                  &j->m->load_errs[ith]) != COVE_OK)
+            return;
+        (void)cove_quant_pack_rows(j->t->type, d, j->rb, n, j->cols);
+    }
+}
+
+/* The load pool, started on first use (one thread per usable CPU). */
+static cove_status load_pool(cove_model *m, cove_error *err)
+{
+    if (m->load_pool)
+        return COVE_OK;
+    int n = cove_cpu_get()->n_cpus_usable;
+    n = n < 1 ? 1 : n > COVE_MAX_THREADS ? COVE_MAX_THREADS : n;
+    m->load_errs = cove_calloc((size_t)n, sizeof *m->load_errs);
+    if (!m->load_errs || cove_pool_create(n, &m->load_pool) != COVE_OK)
+        return cove_error_set(err, COVE_ERR_NOMEM, "cannot start %d threads to load the weights", n);
+    return COVE_OK;
+}
+
+static void load_pool_free(cove_model *m)
+{
+    cove_pool_free(m->load_pool);
+    cove_free(m->load_errs);
+    m->load_pool = NULL;
+    m->load_errs = NULL;
+}
+
+/* Read tensor t's rows into dst and pack them there, on the load pool. */
+static cove_status read_and_pack(cove_model *m, const cove_gguf_tensor *t, const cove_matrix *out, uint8_t *dst,
+                                 cove_error *err)
+{
+    cove_status st = load_pool(m, err);
+    if (st != COVE_OK)
+        return st;
+    const int nth = cove_pool_size(m->load_pool);
+    for (int i = 0; i < nth; i++)
+        cove_error_clear(&m->load_errs[i]);
+    pack_job j = {m, t, dst, out->row_bytes, out->n_cols};
+    if ((st = cove_pool_parallel_for(m->load_pool, (size_t)out->n_rows, pack_range, &j)) != COVE_OK)
+        return cove_error_set(err, st, "cannot run the threads that load the weights");
+    for (int i = 0; i < nth; i++)
+        if (m->load_errs[i].status != COVE_OK) {
+            if (err)
+                *err = m->load_errs[i];
+            return m->load_errs[i].status;
+        }
+    return COVE_OK;
+}
+
 /*
  * Pack the rows of matrix `out` (tensor t) for the packed decode kernel when this CPU has
  * one for its type: the tensor is read from the file into the model's buffer of huge pages
- * (m->wbuf) PACK_SLICE_BYTES at a time and packed there, and `out` points at the copy (once
- * per tensor: a tensor read twice is packed once). Rows longer than COVE_PACK_TILE_BYTES and
- * tables of one row stay as they are; so does every tensor when the buffer cannot be had.
+ * (m->wbuf) and packed there, PACK_SLICE_BYTES at a time by each thread of the load pool,
+ * and `out` points at the copy (once per tensor: a tensor read twice is packed once). Rows
+ * longer than COVE_PACK_TILE_BYTES and tables of one row stay as they are; so does every
+ * tensor when the buffer cannot be had.
  */
 static cove_status maybe_pack(cove_model *m, const cove_gguf_tensor *t, cove_matrix *out, cove_error *err)
 {
@@ -272,15 +340,9 @@ static cove_status maybe_pack(cove_model *m, const cove_gguf_tensor *t, cove_mat
         if (bytes > m->wbuf_cap - m->wbuf_used)
             return COVE_OK;
         uint8_t *dst = m->wbuf + m->wbuf_used;
-        const int64_t slice = rb < PACK_SLICE_BYTES ? (int64_t)(PACK_SLICE_BYTES / rb) : 1;
-        for (int64_t r0 = 0; r0 < out->n_rows; r0 += slice) {
-            const int64_t n = out->n_rows - r0 < slice ? out->n_rows - r0 : slice;
-            cove_status st = cove_gguf_tensor_read(m->g, t, (uint64_t)r0 * rb, dst + (size_t)r0 * rb,
-                                                   (size_t)n * rb, err);
-            if (st != COVE_OK)
-                return st;
-            (void)cove_quant_pack_rows(t->type, dst + (size_t)r0 * rb, rb, n, out->n_cols);
-        }
+        cove_status st = read_and_pack(m, t, out, dst, err);
+        if (st != COVE_OK)
+            return st;
         m->wbuf_used += (bytes + 63) & ~(size_t)63;
         m->packed[idx] = dst;
     }
@@ -412,7 +474,9 @@ static cove_status load_parts(cove_model *m, const char *path, cove_model_params
         return cove_error_set(err, COVE_ERR_FORMAT, "the model has no general.architecture");
     if ((st = pick_arch(m, err)) != COVE_OK)
         return st;
-    return m->arch->load(m, err);
+    st = m->arch->load(m, err);
+    load_pool_free(m);
+    return st;
 }
 
 cove_status cove_model_load(const char *path, cove_model_params params, cove_model **out,
@@ -441,6 +505,7 @@ void cove_model_free(cove_model *m)
 {
     if (!m)
         return;
+    load_pool_free(m);
     cove_vocab_free(m->vocab);
     cove_gguf_free(m->g);
     cove_pages_free(m->wbuf, m->wbuf_cap);

@@ -116,6 +116,9 @@ struct cove_model {
     size_t wbuf_cap, wbuf_used; /* wbuf_cap set and wbuf NULL: refused, nothing is packed */
     uint8_t **packed;         /* [tensor count] the packed copy of each tensor in wbuf, NULL: none;
                                  in arena, allocated by the first packing */
+    cove_pool *load_pool;     /* owned, only while the model loads: the threads that read and
+                                 pack matrices (started by the first packing; NULL: none yet) */
+    cove_error *load_errs;    /* owned, with load_pool: one record per thread of it */
 };
 
 /* One micro-batch, as context.c hands it to a forward pass. */
