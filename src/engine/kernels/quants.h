@@ -118,13 +118,16 @@ size_t cove_quant_row_bytes(enum cove_ggml_type t, int64_t k);
 
 /* ---- packed rows ----
  *
- * Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 rows can be packed for the AVX-512 decode kernel: the
- * bytes of every group of 4 blocks (the last group of a row may be shorter) put in the order
- * its arithmetic takes them (layout in quants_pack.c). A packed row has the size of the
- * original, so rows are packed in place (a model packs its copy of a matrix once, at load). The
- * product reads packed rows through the table of cove_quant_ops_packed: decode (n_x == 1)
- * with the packed kernel; more activation rows unpack COVE_PACK_TILE_BYTES of weight rows at
- * a time on the stack and run the type's usual kernels on them. */
+ * Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K and Q6_K rows can be packed for the AVX-512 decode
+ * kernels: the bytes of every group of blocks (32-element types: 4, the last group of a row
+ * may be shorter; Q4_K: 4, the blocks after the last whole group stay as they are; Q6_K: 1)
+ * put in the order their arithmetic takes them (layouts in quants_pack.c, quants_packk.c). A
+ * packed row has the size of the original, so rows can be packed in place (a model packs its
+ * copy of a matrix once, at load). The product reads packed rows through the table of
+ * cove_quant_ops_packed: decode (n_x == 1) with the packed kernel; more activation rows
+ * unpack COVE_PACK_TILE_BYTES of weight rows at a time on the stack and run the type's usual
+ * kernels on them (the k-quants instead run the decode kernel once per activation row over
+ * weight rows that stay in L2). */
 
 /* 1 when type t has a packed layout. */
 int cove_quant_packable(enum cove_ggml_type t);
