@@ -97,9 +97,12 @@ INLINE void pk_group(enum cove_ggml_type t, const uint8_t *p, int n, const pk_ac
     }
     if (t == COVE_TYPE_Q5_0 || t == COVE_TYPE_Q5_1) { /* the masks: 2n bytes each, from byte 16n */
         const __m512i x10 = _mm512_set1_epi8(0x10);
-        uint64_t klo = 0, khi = 0; /* unaligned: through memcpy (n == 4: plain 8-byte loads) */
-        memcpy(&klo, p + 16 * n, 2 * (size_t)n);
-        memcpy(&khi, p + 18 * n, 2 * (size_t)n);
+        /* 8-byte loads ending at each mask's last byte (a short group's masks are the high 2n
+         * bytes; a narrower copy would stall store-to-load forwarding on every row's tail) */
+        uint64_t klo, khi;
+        memcpy(&klo, p + 18 * n - 8, 8);
+        memcpy(&khi, p + 20 * n - 8, 8);
+        klo >>= 8 * (8 - 2 * n), khi >>= 8 * (8 - 2 * n);
         lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(klo), lo, x10);
         hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(khi), hi, x10);
     }
