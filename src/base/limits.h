@@ -49,8 +49,6 @@
 #define COVE_MAX_THREADS 256
 #define COVE_MAX_EMBD (1u << 16)                /* embedding length of a model */
 #define COVE_MAX_FF (1u << 20)                  /* feed-forward length of a model */
-#define COVE_PACK_TILE_BYTES (64u << 10)      /* packed weight rows unpacked at a time for a batch
-                                                   product (on the stack); longer rows stay unpacked */
 #define COVE_MAX_HEADS 1024                     /* attention heads per layer */
 #define COVE_MAX_NAME_LEN 1024                  /* bytes in general.name / general.architecture */
 #define COVE_MAX_SEQ 256                        /* sequences one context holds (n_seq_max) */

@@ -356,7 +356,9 @@ void cove_quants_avx512vbmi_gemv_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 
 /* Decode over packed rows (quants_pack.c; quants_pack_avx512.c), for the avx512 levels. */
 void cove_quants_avx512_packed_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
-/* The same for Q4_K and Q6_K (quants_packk.c; quants_packk_avx512.c). */
+/* Batches (n_x >= 1) over packed rows of the same types. */
+void cove_quants_avx512_packed_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
+/* Decode over packed Q4_K and Q6_K rows (quants_packk.c; quants_packk_avx512.c). */
 void cove_quants_avx512_packedk_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 
 /*

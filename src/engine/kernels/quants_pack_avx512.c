@@ -23,13 +23,14 @@
 #define PK_KMAX 4096 /* elements of activation laid out at a time (L1-sized) */
 #define PK_QUADS (PK_KMAX / 128)
 
+/* The activations of one quad (4 blocks), laid out as the packed weights are. */
 typedef struct {
-    alignas(64) int8_t ylo[PK_QUADS][64];    /* elements 0-15 of blocks 4q .. 4q + 3 */
-    alignas(64) int8_t yhi[PK_QUADS][64];    /* elements 16-31 */
-    alignas(64) int32_t noff[PK_QUADS][16];  /* -off * sum of each lane's 8 activations */
-    alignas(16) float dy[PK_QUADS][4];       /* d of the blocks */
-    alignas(16) float sy[PK_QUADS][4];       /* Q8_1 s of the blocks */
-} pk_act;
+    alignas(64) int8_t ylo[64];   /* elements 0-15 of its blocks */
+    alignas(64) int8_t yhi[64];   /* elements 16-31 */
+    alignas(64) int32_t noff[16]; /* -off * sum of each lane's 8 activations */
+    alignas(16) float dy[4];      /* d of the blocks */
+    alignas(16) float sy[4];      /* Q8_1 s of the blocks */
+} pk_quad;
 
 /* Offsets in a packed group of n blocks (quants_pack.c): of the Q8_0 high halves, the 5th-bit
  * masks and d; m follows d. */
@@ -46,7 +47,7 @@ INLINE size_t pk_d(enum cove_ggml_type t, int n)
 
 /* Lays out blocks [0, nb) of the activation row yr (Q8_0 or Q8_1) as quads, the last one
  * filled up with zeros. */
-static void pk_prepare(enum cove_ggml_type t, const uint8_t *yr, int nb, pk_act *a)
+static void pk_prepare(enum cove_ggml_type t, const uint8_t *yr, int nb, pk_quad *a)
 {
     const bool q81 = uses_q8_1(t);
     const size_t ybs = q81 ? sizeof(block_q8_1) : sizeof(block_q8_0), qs = q81 ? 4 : 2;
@@ -56,44 +57,48 @@ static void pk_prepare(enum cove_ggml_type t, const uint8_t *yr, int nb, pk_act 
             const uint8_t *y = yr + (size_t)(4 * q + b) * ybs;
             uint16_t h;
             if (4 * q + b >= nb) {
-                memset(a->ylo[q] + 16 * b, 0, 16);
-                memset(a->yhi[q] + 16 * b, 0, 16);
-                a->dy[q][b] = a->sy[q][b] = 0.0f;
+                memset(a[q].ylo + 16 * b, 0, 16);
+                memset(a[q].yhi + 16 * b, 0, 16);
+                a[q].dy[b] = a[q].sy[b] = 0.0f;
                 continue;
             }
-            memcpy(a->ylo[q] + 16 * b, y + qs, 16);
-            memcpy(a->yhi[q] + 16 * b, y + qs + 16, 16);
+            memcpy(a[q].ylo + 16 * b, y + qs, 16);
+            memcpy(a[q].yhi + 16 * b, y + qs + 16, 16);
             memcpy(&h, y, 2);
-            a->dy[q][b] = f16(h);
+            a[q].dy[b] = f16(h);
             if (q81) {
                 memcpy(&h, y + 2, 2);
-                a->sy[q][b] = f16(h);
+                a[q].sy[b] = f16(h);
             }
         }
         if (woff(t)) {
-            __m512i s = _mm512_dpbusd_epi32(z, voff, _mm512_load_si512(a->ylo[q]));
-            s = _mm512_dpbusd_epi32(s, voff, _mm512_load_si512(a->yhi[q]));
-            _mm512_store_si512(a->noff[q], _mm512_sub_epi32(z, s));
+            __m512i s = _mm512_dpbusd_epi32(z, voff, _mm512_load_si512(a[q].ylo));
+            s = _mm512_dpbusd_epi32(s, voff, _mm512_load_si512(a[q].yhi));
+            _mm512_store_si512(a[q].noff, _mm512_sub_epi32(z, s));
         }
     }
 }
 
-/* One packed group of n blocks at p (n == 4: unmasked loads) against quad q of the
- * activations: acc += its 16 lanes (accm: m * s of its blocks). */
-INLINE void pk_group(enum cove_ggml_type t, const uint8_t *p, int n, const pk_act *a, int q, __m512i rep4,
-                     __m512 *acc, __m128 *accm)
+/* One packed group of n blocks at p (n == 4: unmasked loads), decoded: the weights as
+ * unsigned bytes (lo: elements 0-15 of each block, hi: 16-31), d and (Q4_1, Q5_1) m. */
+typedef struct {
+    __m512i lo, hi;
+    __m128 d, m;
+} pk_w;
+
+INLINE pk_w pk_decode(enum cove_ggml_type t, const uint8_t *p, int n)
 {
     const __mmask64 kb = n == 4 ? ~0ull : (1ull << (16 * n)) - 1;
     const __mmask8 kw = (__mmask8)((1u << n) - 1);
-    __m512i lo, hi;
+    pk_w w;
     if (t == COVE_TYPE_Q8_0) {
-        lo = n == 4 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(kb, p);
-        hi = n == 4 ? _mm512_loadu_si512((const void *)(p + pk_hi(n))) : _mm512_maskz_loadu_epi8(kb, p + pk_hi(n));
+        w.lo = n == 4 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(kb, p);
+        w.hi = n == 4 ? _mm512_loadu_si512((const void *)(p + pk_hi(n))) : _mm512_maskz_loadu_epi8(kb, p + pk_hi(n));
     } else {
         const __m512i m4 = _mm512_set1_epi8(0x0f);
         const __m512i P = n == 4 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(kb, p);
-        lo = _mm512_and_si512(P, m4);
-        hi = _mm512_and_si512(_mm512_srli_epi16(P, 4), m4);
+        w.lo = _mm512_and_si512(P, m4);
+        w.hi = _mm512_and_si512(_mm512_srli_epi16(P, 4), m4);
     }
     if (t == COVE_TYPE_Q5_0 || t == COVE_TYPE_Q5_1) { /* the masks: 2n bytes each, from byte 16n */
         const __m512i x10 = _mm512_set1_epi8(0x10);
@@ -103,26 +108,42 @@ INLINE void pk_group(enum cove_ggml_type t, const uint8_t *p, int n, const pk_ac
         memcpy(&klo, p + 18 * n - 8, 8);
         memcpy(&khi, p + 20 * n - 8, 8);
         klo >>= 8 * (8 - 2 * n), khi >>= 8 * (8 - 2 * n);
-        lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(klo), lo, x10);
-        hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(khi), hi, x10);
+        w.lo = _mm512_mask_add_epi8(w.lo, _cvtu64_mask64(klo), w.lo, x10);
+        w.hi = _mm512_mask_add_epi8(w.hi, _cvtu64_mask64(khi), w.hi, x10);
     }
-    __m512i is = woff(t) ? _mm512_load_si512(a->noff[q]) : _mm512_setzero_si512();
-    is = _mm512_dpbusd_epi32(is, lo, _mm512_load_si512(a->ylo[q]));
-    is = _mm512_dpbusd_epi32(is, hi, _mm512_load_si512(a->yhi[q]));
     const __m128i dh = n == 4 ? _mm_loadl_epi64((const __m128i *)(p + pk_d(t, n)))
                               : _mm_maskz_loadu_epi16(kw, p + pk_d(t, n));
-    const __m128 s4 = _mm_mul_ps(_mm_cvtph_ps(dh), _mm_load_ps(a->dy[q]));
+    w.d = _mm_cvtph_ps(dh);
+    w.m = _mm_setzero_ps();
+    if (uses_q8_1(t))
+        w.m = _mm_cvtph_ps(n == 4 ? _mm_loadl_epi64((const __m128i *)(p + pk_d(t, n) + 8))
+                                  : _mm_maskz_loadu_epi16(kw, p + pk_d(t, n) + 2 * (size_t)n));
+    return w;
+}
+
+/* A decoded group against the activation quad a: acc += its 16 lanes (accm: m * s of its blocks). */
+INLINE void pk_apply(enum cove_ggml_type t, const pk_w *w, const pk_quad *a, __m512i rep4, __m512 *acc,
+                     __m128 *accm)
+{
+    __m512i is = woff(t) ? _mm512_load_si512(a->noff) : _mm512_setzero_si512();
+    is = _mm512_dpbusd_epi32(is, w->lo, _mm512_load_si512(a->ylo));
+    is = _mm512_dpbusd_epi32(is, w->hi, _mm512_load_si512(a->yhi));
+    const __m128 s4 = _mm_mul_ps(w->d, _mm_load_ps(a->dy));
     *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_permutexvar_ps(rep4, _mm512_castps128_ps512(s4)),
                            *acc);
-    if (uses_q8_1(t)) {
-        const __m128i mh = n == 4 ? _mm_loadl_epi64((const __m128i *)(p + pk_d(t, n) + 8))
-                                  : _mm_maskz_loadu_epi16(kw, p + pk_d(t, n) + 2 * (size_t)n);
-        *accm = _mm_fmadd_ps(_mm_cvtph_ps(mh), _mm_load_ps(a->sy[q]), *accm);
-    }
+    if (uses_q8_1(t))
+        *accm = _mm_fmadd_ps(w->m, _mm_load_ps(a->sy), *accm);
+}
+
+INLINE void pk_group(enum cove_ggml_type t, const uint8_t *p, int n, const pk_quad *a, __m512i rep4,
+                     __m512 *acc, __m128 *accm)
+{
+    const pk_w w = pk_decode(t, p, n);
+    pk_apply(t, &w, a, rep4, acc, accm);
 }
 
 /* One row's blocks [0, nb) (at most PK_KMAX / 32) against the laid-out activations. */
-INLINE float pk_row(enum cove_ggml_type t, const uint8_t *wr, int nb, const pk_act *a)
+INLINE float pk_row(enum cove_ggml_type t, const uint8_t *wr, int nb, const pk_quad *a)
 {
     const size_t qb = 4 * wbytes32(t);
     const __m512i rep4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
@@ -131,13 +152,13 @@ INLINE float pk_row(enum cove_ggml_type t, const uint8_t *wr, int nb, const pk_a
     __m128 accm = _mm_setzero_ps();
     int q = 0;
     for (; q + 2 <= nq; q += 2) { /* two chains of FMAs */
-        pk_group(t, wr + (size_t)q * qb, 4, a, q, rep4, &acc0, &accm);
-        pk_group(t, wr + (size_t)(q + 1) * qb, 4, a, q + 1, rep4, &acc1, &accm);
+        pk_group(t, wr + (size_t)q * qb, 4, &a[q], rep4, &acc0, &accm);
+        pk_group(t, wr + (size_t)(q + 1) * qb, 4, &a[q + 1], rep4, &acc1, &accm);
     }
     if (q < nq)
-        pk_group(t, wr + (size_t)q * qb, 4, a, q, rep4, &acc0, &accm), q++;
+        pk_group(t, wr + (size_t)q * qb, 4, &a[q], rep4, &acc0, &accm), q++;
     if (nb % 4)
-        pk_group(t, wr + (size_t)q * qb, nb % 4, a, q, rep4, &acc1, &accm);
+        pk_group(t, wr + (size_t)q * qb, nb % 4, &a[q], rep4, &acc1, &accm);
     accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
     accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + _mm_cvtss_f32(accm);
@@ -149,18 +170,104 @@ INLINE void pk_run(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, i
 {
     const size_t ybs = uses_q8_1(t) ? sizeof(block_q8_1) : sizeof(block_q8_0);
     const int nb_all = k / QK32;
-    pk_act a;
+    pk_quad a[PK_QUADS];
     for (int b0 = 0; b0 < nb_all; b0 += PK_KMAX / QK32) {
         const int nb = nb_all - b0 < PK_KMAX / QK32 ? nb_all - b0 : PK_KMAX / QK32;
-        pk_prepare(t, Xq + (size_t)b0 * ybs, nb, &a);
+        pk_prepare(t, Xq + (size_t)b0 * ybs, nb, a);
         for (int i = rb; i < re; i++) {
-            float s = pk_row(t, W + (size_t)i * wrb + (size_t)b0 * wbytes32(t), nb, &a);
+            float s = pk_row(t, W + (size_t)i * wrb + (size_t)b0 * wbytes32(t), nb, a);
             Y[i] = b0 ? Y[i] + s : s;
         }
     }
 }
 
 DECODE32_FILL(cove_quants_avx512_packed_fill, pk_run)
+
+/*
+ * Batches over packed rows (several activation rows: prefill, several sequences): each group
+ * of a weight row is decoded once into registers and meets up to PKB_NX activation rows, laid
+ * out PKB_KMAX elements at a time (PKB_NX of them stay in L1 together).
+ */
+#define PKB_NX 8
+#define PKB_KMAX 1024
+#define PKB_QUADS (PKB_KMAX / 128)
+
+/* Weight rows [rb, re), blocks [0, nb) (at most PKB_KMAX / 32), against the nc laid-out
+ * activation rows a[c]: Y[c * ldy + i] gets (b0 == 0) or adds each dot product. */
+INLINE void pkb_rows(enum cove_ggml_type t, int nc, const uint8_t *W, size_t wrb, int rb, int re, int nb,
+                     const pk_quad (*a)[PKB_QUADS], int b0, float *Y, size_t ldy)
+{
+    const size_t qb = 4 * wbytes32(t);
+    const __m512i rep4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    for (int i = rb; i < re; i++) {
+        const uint8_t *wr = W + (size_t)i * wrb + (size_t)b0 * wbytes32(t);
+        __m512 acc[PKB_NX];
+        __m128 accm[PKB_NX];
+        UNROLL
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm512_setzero_ps(), accm[c] = _mm_setzero_ps();
+        for (int q = 0; 4 * q < nb; q++) {
+            const pk_w w = pk_decode(t, wr + (size_t)q * qb, nb - 4 * q < 4 ? nb - 4 * q : 4);
+            UNROLL
+            for (int c = 0; c < nc; c++)
+                pk_apply(t, &w, &a[c][q], rep4, &acc[c], &accm[c]);
+        }
+        UNROLL
+        for (int c = 0; c < nc; c++) {
+            __m128 m = _mm_add_ps(accm[c], _mm_movehl_ps(accm[c], accm[c]));
+            m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            const float s = _mm512_reduce_add_ps(acc[c]) + _mm_cvtss_f32(m);
+            float *y = Y + (size_t)c * ldy + (size_t)i;
+            *y = b0 ? *y + s : s;
+        }
+    }
+}
+
+INLINE void pkb_run(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, int rb, int re,
+                    const uint8_t *Xq, size_t xrb, int n_x, float *Y, size_t ldy)
+{
+    const size_t ybs = uses_q8_1(t) ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const int nb_all = k / QK32;
+    pk_quad a[PKB_NX][PKB_QUADS];
+    for (int j0 = 0; j0 < n_x; j0 += PKB_NX) {
+        const int nc = n_x - j0 < PKB_NX ? n_x - j0 : PKB_NX;
+        for (int b0 = 0; b0 < nb_all; b0 += PKB_KMAX / QK32) {
+            const int nb = nb_all - b0 < PKB_KMAX / QK32 ? nb_all - b0 : PKB_KMAX / QK32;
+            for (int c = 0; c < nc; c++)
+                pk_prepare(t, Xq + (size_t)(j0 + c) * xrb + (size_t)b0 * ybs, nb, a[c]);
+            float *Yj = Y + (size_t)j0 * ldy;
+            const pk_quad(*ca)[PKB_QUADS] = (const pk_quad(*)[PKB_QUADS])a;
+            switch (nc) { /* the register arrays sized at compile time */
+            case 1: pkb_rows(t, 1, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 2: pkb_rows(t, 2, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 3: pkb_rows(t, 3, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 4: pkb_rows(t, 4, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 5: pkb_rows(t, 5, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 6: pkb_rows(t, 6, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 7: pkb_rows(t, 7, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            default: pkb_rows(t, 8, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            }
+        }
+    }
+}
+
+#define PKB_ONE(name, T)                                                                            \
+    static void name##_pkb(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq,   \
+                           size_t xrb, int n_x, float *Y, size_t ldy)                               \
+    {                                                                                               \
+        pkb_run(T, k, W, wrb, rb, re, Xq, xrb, n_x, Y, ldy);                                        \
+    }
+PKB_ONE(q4_0, COVE_TYPE_Q4_0)
+PKB_ONE(q4_1, COVE_TYPE_Q4_1)
+PKB_ONE(q5_0, COVE_TYPE_Q5_0)
+PKB_ONE(q5_1, COVE_TYPE_Q5_1)
+PKB_ONE(q8_0, COVE_TYPE_Q8_0)
+
+void cove_quants_avx512_packed_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
+{
+    fns[COVE_TYPE_Q4_0] = q4_0_pkb, fns[COVE_TYPE_Q4_1] = q4_1_pkb, fns[COVE_TYPE_Q5_0] = q5_0_pkb;
+    fns[COVE_TYPE_Q5_1] = q5_1_pkb, fns[COVE_TYPE_Q8_0] = q8_0_pkb;
+}
 
 #else
 typedef int cove_quants_pack_avx512_unused; /* ISO C wants a declaration */

@@ -317,16 +317,15 @@ static cove_status read_and_pack(cove_model *m, const cove_gguf_tensor *t, const
  * Pack the rows of matrix `out` (tensor t) for the packed decode kernel when this CPU has
  * one for its type: the tensor is read from the file into the model's buffer of huge pages
  * (m->wbuf) and packed there, PACK_SLICE_BYTES at a time by each thread of the load pool,
- * and `out` points at the copy (once per tensor: a tensor read twice is packed once). Rows
- * longer than COVE_PACK_TILE_BYTES and tables of one row stay as they are; so does every
- * tensor when the buffer cannot be had.
+ * and `out` points at the copy (once per tensor: a tensor read twice is packed once). Tables
+ * of one row stay as they are; so does every tensor when the buffer cannot be had.
  */
 static cove_status maybe_pack(cove_model *m, const cove_gguf_tensor *t, cove_matrix *out, cove_error *err)
 {
     const cove_kernel *pk = cove_kernel_packed_for(t->type);
     const uint64_t idx = (uint64_t)(t - cove_gguf_tensor_at(m->g, 0)), count = cove_gguf_tensor_count(m->g);
     const size_t rb = out->row_bytes, bytes = rb * (size_t)out->n_rows;
-    if (!pk || out->n_rows < 2 || rb > COVE_PACK_TILE_BYTES || (m->wbuf_cap && !m->wbuf))
+    if (!pk || out->n_rows < 2 || (m->wbuf_cap && !m->wbuf))
         return COVE_OK; /* (a buffer asked for and refused: everything stays as in the file) */
     if (!m->packed && cove_arena_calloc(m->arena, (size_t)count, sizeof *m->packed, (void **)&m->packed) != COVE_OK)
         return cove_error_set(err, COVE_ERR_NOMEM, "out of memory loading the weights");
