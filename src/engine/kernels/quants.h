@@ -124,9 +124,8 @@ size_t cove_quant_row_bytes(enum cove_ggml_type t, int64_t k);
  * put in the order their arithmetic takes them (layouts in quants_pack.c, quants_packk.c). A
  * packed row has the size of the original, so rows can be packed in place (a model packs its
  * copy of a matrix once, at load). The product reads packed rows through the table of
- * cove_quant_ops_packed: decode (n_x == 1) with the packed kernel, more activation rows with
- * the packed batch kernel (32-element types) or the decode kernel once per activation row over
- * weight rows that stay in L2 (the k-quants). */
+ * cove_quant_ops_packed: decode (n_x == 1) with the packed decode kernel, more activation rows
+ * with the packed batch kernel. */
 
 /* 1 when type t has a packed layout. */
 int cove_quant_packable(enum cove_ggml_type t);

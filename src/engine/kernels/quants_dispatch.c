@@ -25,7 +25,7 @@ static cove_quant_batch_fn batch_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
 static cove_quant_batch_fn gemv_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT]; /* decode over a row range */
 static cove_quant_ops packed_tables[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT]; /* block_size 0: none */
 static cove_quant_batch_fn packed_gemv[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT];
-static cove_quant_batch_fn packed_batch[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT]; /* NULL: see packed_run */
+static cove_quant_batch_fn packed_batch[COVE_KLEVEL_COUNT][COVE_TYPE_COUNT]; /* set where packed_gemv is */
 static bool level_ok[COVE_KLEVEL_COUNT];
 static enum cove_klevel best_level = COVE_KLEVEL_SCALAR;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
@@ -46,7 +46,7 @@ static void fill_level(enum cove_klevel level, void (*const *fills)(cove_quant_o
 static void fill_packed(enum cove_klevel level)
 {
     for (int t = 0; t < COVE_TYPE_COUNT; t++)
-        if (packed_gemv[level][t]) {
+        if (packed_gemv[level][t] && packed_batch[level][t]) {
             packed_tables[level][t] = tables[level][t];
             packed_tables[level][t].packed = 1;
         }
@@ -70,6 +70,7 @@ static void tables_init(void)
         cove_quants_avx512_packed_fill(packed_gemv[COVE_KLEVEL_AVX512]);
         cove_quants_avx512_packedk_fill(packed_gemv[COVE_KLEVEL_AVX512]);
         cove_quants_avx512_packed_batch_fill(packed_batch[COVE_KLEVEL_AVX512]);
+        cove_quants_avx512_packedk_batch_fill(packed_batch[COVE_KLEVEL_AVX512]);
         fill_packed(COVE_KLEVEL_AVX512);
         if (f->avx512_vbmi && f->avx512_bitalg) {
             fill_level(COVE_KLEVEL_AVX512VBMI, avx512, 2);
@@ -78,6 +79,7 @@ static void tables_init(void)
             cove_quants_avx512_packed_fill(packed_gemv[COVE_KLEVEL_AVX512VBMI]);
             cove_quants_avx512_packedk_fill(packed_gemv[COVE_KLEVEL_AVX512VBMI]);
             cove_quants_avx512_packed_batch_fill(packed_batch[COVE_KLEVEL_AVX512VBMI]);
+            cove_quants_avx512_packedk_batch_fill(packed_batch[COVE_KLEVEL_AVX512VBMI]);
             fill_packed(COVE_KLEVEL_AVX512VBMI);
         }
     }
@@ -237,30 +239,17 @@ static void batch_blocked(cove_quant_batch_fn fn, int k, const uint8_t *W, size_
 }
 
 /*
- * Packed rows: decode with the packed kernel. More activation rows go to the level's packed
- * batch kernel, QUANT_BATCH_W_BLOCK bytes of weight rows at a time (as batch_blocked); the
- * k-quants, which have none, run the decode kernel once per activation row over such blocks,
- * which stay in L2.
+ * Packed rows: decode with the packed kernel, more activation rows with the packed batch
+ * kernel, QUANT_BATCH_W_BLOCK bytes of weight rows at a time (as batch_blocked).
  */
 static cove_status packed_run(const cove_quant_ops *ops, const uint8_t *W, size_t wrb, const void *Xq,
                               int n_x, int k, float *Y, size_t ldy, int rb, int re)
 {
-    const cove_quant_batch_fn gemv = packed_gemv[ops->level][ops->type];
-    const cove_quant_batch_fn batch = packed_batch[ops->level][ops->type];
     const size_t xrb = cove_quant_row_bytes(ops->vec_dot_type, k);
-    if (n_x == 1) {
-        gemv(k, W, wrb, rb, re, Xq, xrb, 1, Y, ldy);
-        return COVE_OK;
-    }
-    if (batch) {
-        batch_blocked(batch, k, W, wrb, rb, re, Xq, xrb, n_x, Y, ldy);
-        return COVE_OK;
-    }
-    const int step = wrb < QUANT_BATCH_W_BLOCK ? (int)(QUANT_BATCH_W_BLOCK / wrb) : 1;
-    for (int r0 = rb; r0 < re; r0 += step)
-        for (int j = 0; j < n_x; j++)
-            gemv(k, W, wrb, r0, re - r0 < step ? re : r0 + step, (const uint8_t *)Xq + (size_t)j * xrb, xrb, 1,
-                 Y + (size_t)j * ldy, ldy);
+    if (n_x == 1)
+        packed_gemv[ops->level][ops->type](k, W, wrb, rb, re, Xq, xrb, 1, Y, ldy);
+    else
+        batch_blocked(packed_batch[ops->level][ops->type], k, W, wrb, rb, re, Xq, xrb, n_x, Y, ldy);
     return COVE_OK;
 }
 

@@ -358,8 +358,9 @@ void cove_quants_avx512vbmi_gemv_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 void cove_quants_avx512_packed_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 /* Batches (n_x >= 1) over packed rows of the same types. */
 void cove_quants_avx512_packed_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
-/* Decode over packed Q4_K and Q6_K rows (quants_packk.c; quants_packk_avx512.c). */
+/* Decode and batches over packed Q4_K and Q6_K rows (quants_packk.c; quants_packk_avx512.c). */
 void cove_quants_avx512_packedk_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
+void cove_quants_avx512_packedk_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 
 /*
  * Packed k-quant rows (layouts in quants_packk.c): the blocks of a packed group (Q4_K 4,

@@ -35,29 +35,30 @@ static_assert(PKK_BLOCKS % Q4K_G == 0, "whole Q4_K groups per chunk");
 
 /* ---- Q4_K ---- */
 
+/* The activations of one Q4_K group (4 blocks), laid out as the packed weights are. */
 typedef struct {
-    alignas(64) int8_t y[Q4K_GROUPS][16][64]; /* vector v < 8: pairs 0-15, v >= 8: 16-31 (as the weights) */
-    alignas(64) int16_t ysum[Q4K_GROUPS][32]; /* sum of each pair's 32 activations */
-    alignas(32) float dy[Q4K_GROUPS][8];      /* dy of the 4 blocks, twice */
-} q4k_act;
+    alignas(64) int8_t y[16][64]; /* vector v < 8: pairs 0-15, v >= 8: 16-31 (as the weights) */
+    alignas(64) int16_t ysum[32]; /* sum of each pair's 32 activations */
+    alignas(32) float dy[8];      /* dy of the 4 blocks, twice */
+} q4k_grp;
 
-static void q4k_prepare(const block_q8_K *yb, int nb, q4k_act *a)
+static void q4k_prepare(const block_q8_K *yb, int nb, q4k_grp *a)
 {
     for (int G = 0; G < nb / Q4K_G; G++) {
         for (int i = 0; i < 16; i++) {
             const block_q8_K *lo = &yb[Q4K_G * G + i / 8], *hi = &yb[Q4K_G * G + 2 + i / 8];
             for (int v = 0; v < 8; v++) {
                 const int e = 32 * (i % 8) + 4 * v;
-                memcpy(&a->y[G][v][4 * i], lo->qs + e, 4);
-                memcpy(&a->y[G][8 + v][4 * i], hi->qs + e, 4);
+                memcpy(&a[G].y[v][4 * i], lo->qs + e, 4);
+                memcpy(&a[G].y[8 + v][4 * i], hi->qs + e, 4);
             }
         }
         for (int p = 0; p < 32; p++) {
             const block_q8_K *b = &yb[Q4K_G * G + p / 8];
-            a->ysum[G][p] = (int16_t)(b->bsums[2 * (p % 8)] + b->bsums[2 * (p % 8) + 1]);
+            a[G].ysum[p] = (int16_t)(b->bsums[2 * (p % 8)] + b->bsums[2 * (p % 8) + 1]);
         }
         for (int b = 0; b < 4; b++)
-            a->dy[G][b] = a->dy[G][4 + b] = yb[Q4K_G * G + b].d;
+            a[G].dy[b] = a[G].dy[4 + b] = yb[Q4K_G * G + b].d;
     }
 }
 
@@ -67,8 +68,42 @@ typedef struct {
     __m512i ilo, ihi, imn; /* the lanes' block among [d*dy x 4, dmin*dy x 4] */
 } q4k_iv;
 
-/* One packed group at p against group G of the activations: acc += its dot product. */
-INLINE __m512 q4k_group(const uint8_t *p, const q4k_act *a, int G, const q4k_iv *iv, __m512 acc)
+/* The scales of a packed group: per pair (lanes of the lo and hi accumulators) and the mins
+ * as words; d and dmin of the 4 blocks as floats. */
+typedef struct {
+    __m512i sclo, schi, mn;
+    __m256 d;
+} q4k_sc;
+
+INLINE q4k_sc q4k_scales(const uint8_t *p, const q4k_iv *iv)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m256i L = _mm256_loadu_si256((const __m256i *)(p + 512));
+    const __m512i Lz = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(L), _mm256_srli_epi16(L, 4), 1), m4);
+    __m512i H = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + 544)));
+    H = _mm512_srlv_epi16(_mm512_sllv_epi16(H, iv->cl), iv->cr);
+    const __m512i S = _mm512_ternarylogic_epi32(H, _mm512_set1_epi8(0x30), Lz, 0xEA); /* (H & 0x30) | Lz */
+    q4k_sc r;
+    r.sclo = _mm512_cvtepu8_epi32(_mm512_castsi512_si128(S)); /* bytes 0-31: scales, 32-63: mins */
+    r.schi = _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(S, 1));
+    r.mn = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(S, 1));
+    r.d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 560)));
+    return r;
+}
+
+/* The pairs' integer sums alo, ahi of a group against activations a, scaled: acc += the dot product. */
+INLINE __m512 q4k_finish(const q4k_sc *sc, __m512i alo, __m512i ahi, const q4k_grp *a, const q4k_iv *iv,
+                         __m512 acc)
+{
+    const __m512i mn = _mm512_madd_epi16(sc->mn, _mm512_load_si512(a->ysum));
+    const __m512 ddz = _mm512_castps256_ps512(_mm256_mul_ps(sc->d, _mm256_load_ps(a->dy)));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(alo, sc->sclo)), _mm512_permutexvar_ps(iv->ilo, ddz), acc);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(ahi, sc->schi)), _mm512_permutexvar_ps(iv->ihi, ddz), acc);
+    return _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mn), _mm512_permutexvar_ps(iv->imn, ddz), acc);
+}
+
+/* One packed group at p against the activations of group a: acc += its dot product. */
+INLINE __m512 q4k_group(const uint8_t *p, const q4k_grp *a, const q4k_iv *iv, __m512 acc)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512i s[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
@@ -77,45 +112,30 @@ INLINE __m512 q4k_group(const uint8_t *p, const q4k_act *a, int G, const q4k_iv 
     for (int v = 0; v < 8; v++) {
         const __m512i P = _mm512_loadu_si512((const void *)(p + 64 * v));
         const __m512i lo = _mm512_and_si512(P, m4), hi = _mm512_and_si512(_mm512_srli_epi16(P, 4), m4);
-        s[v & 1] = _mm512_dpbusd_epi32(s[v & 1], lo, _mm512_load_si512(a->y[G][v]));
-        s[2 + (v & 1)] = _mm512_dpbusd_epi32(s[2 + (v & 1)], hi, _mm512_load_si512(a->y[G][8 + v]));
+        s[v & 1] = _mm512_dpbusd_epi32(s[v & 1], lo, _mm512_load_si512(a->y[v]));
+        s[2 + (v & 1)] = _mm512_dpbusd_epi32(s[2 + (v & 1)], hi, _mm512_load_si512(a->y[8 + v]));
     }
-    /* the scales (bytes 0-31) and mins (32-63) of the 32 pairs */
-    const __m256i L = _mm256_loadu_si256((const __m256i *)(p + 512));
-    const __m512i Lz = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(L), _mm256_srli_epi16(L, 4), 1), m4);
-    __m512i H = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + 544)));
-    H = _mm512_srlv_epi16(_mm512_sllv_epi16(H, iv->cl), iv->cr);
-    const __m512i S = _mm512_ternarylogic_epi32(H, _mm512_set1_epi8(0x30), Lz, 0xEA); /* (H & 0x30) | Lz */
-    const __m512i sclo = _mm512_cvtepu8_epi32(_mm512_castsi512_si128(S));
-    const __m512i schi = _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(S, 1));
-    const __m512i mn = _mm512_madd_epi16(_mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(S, 1)),
-                                         _mm512_load_si512(a->ysum[G]));
-    const __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 560))),
-                                    _mm256_load_ps(a->dy[G]));
-    const __m512 ddz = _mm512_castps256_ps512(dd);
-    const __m512i alo = _mm512_add_epi32(s[0], s[1]), ahi = _mm512_add_epi32(s[2], s[3]);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(alo, sclo)), _mm512_permutexvar_ps(iv->ilo, ddz), acc);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(ahi, schi)), _mm512_permutexvar_ps(iv->ihi, ddz), acc);
-    return _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mn), _mm512_permutexvar_ps(iv->imn, ddz), acc);
+    const q4k_sc sc = q4k_scales(p, iv);
+    return q4k_finish(&sc, _mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]), a, iv, acc);
 }
 
-INLINE float q4k_row(const uint8_t *wr, int nb, const q4k_act *a, const q4k_iv *iv)
+INLINE float q4k_row(const uint8_t *wr, int nb, const q4k_grp *a, const q4k_iv *iv)
 {
     const size_t gb = Q4K_G * sizeof(block_q4_K);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int G = 0;
     for (; G + 2 <= nb / Q4K_G; G += 2) {
-        acc0 = q4k_group(wr + (size_t)G * gb, a, G, iv, acc0);
-        acc1 = q4k_group(wr + (size_t)(G + 1) * gb, a, G + 1, iv, acc1);
+        acc0 = q4k_group(wr + (size_t)G * gb, &a[G], iv, acc0);
+        acc1 = q4k_group(wr + (size_t)(G + 1) * gb, &a[G + 1], iv, acc1);
     }
     if (G < nb / Q4K_G)
-        acc0 = q4k_group(wr + (size_t)G * gb, a, G, iv, acc0);
+        acc0 = q4k_group(wr + (size_t)G * gb, &a[G], iv, acc0);
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-static void q4k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, float *Y)
+/* The constant vectors of the Q4_K kernels. */
+INLINE q4k_iv q4k_consts(void)
 {
-    const block_q8_K *yb = (const block_q8_K *)(const void *)Xq;
     const q4k_iv iv = {
         _mm512_setr_epi64(0x0004000400040004, 0x0004000400040004, 0x0002000200020002, 0x0002000200020002, 0, 0, 0, 0),
         _mm512_setr_epi64(0, 0, 0, 0, 0, 0, 0x0002000200020002, 0x0002000200020002),
@@ -123,17 +143,14 @@ static void q4k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const u
         _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
         _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
     };
-    const int nb_all = k / QK_K, whole = nb_all / Q4K_G * Q4K_G;
-    q4k_act a;
-    for (int b0 = 0; b0 < whole; b0 += PKK_BLOCKS) {
-        const int nb = whole - b0 < PKK_BLOCKS ? whole - b0 : PKK_BLOCKS;
-        q4k_prepare(yb + b0, nb, &a);
-        for (int i = rb; i < re; i++) {
-            const float s = q4k_row(W + (size_t)i * wrb + (size_t)b0 * sizeof(block_q4_K), nb, &a, &iv);
-            Y[i] = b0 ? Y[i] + s : s;
-        }
-    }
-    if (whole < nb_all) /* the blocks after the last group, as in the file */
+    return iv;
+}
+
+/* Y[i] (+)= kdot of the blocks of rows [rb, re) after their last whole group (file layout). */
+static void q4k_tail(int nb_all, const uint8_t *W, size_t wrb, int rb, int re, const block_q8_K *yb, float *Y)
+{
+    const int whole = nb_all / Q4K_G * Q4K_G;
+    if (whole < nb_all)
         for (int i = rb; i < re; i++) {
             const float s = kdot(COVE_TYPE_Q4_K, (nb_all - whole) * QK_K,
                                  W + (size_t)i * wrb + (size_t)whole * sizeof(block_q4_K), yb + whole);
@@ -141,59 +158,96 @@ static void q4k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const u
         }
 }
 
+static void q4k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, float *Y)
+{
+    const block_q8_K *yb = (const block_q8_K *)(const void *)Xq;
+    const q4k_iv iv = q4k_consts();
+    const int nb_all = k / QK_K, whole = nb_all / Q4K_G * Q4K_G;
+    q4k_grp a[Q4K_GROUPS];
+    for (int b0 = 0; b0 < whole; b0 += PKK_BLOCKS) {
+        const int nb = whole - b0 < PKK_BLOCKS ? whole - b0 : PKK_BLOCKS;
+        q4k_prepare(yb + b0, nb, a);
+        for (int i = rb; i < re; i++) {
+            const float s = q4k_row(W + (size_t)i * wrb + (size_t)b0 * sizeof(block_q4_K), nb, a, &iv);
+            Y[i] = b0 ? Y[i] + s : s;
+        }
+    }
+    q4k_tail(nb_all, W, wrb, rb, re, yb, Y);
+}
+
 /* ---- Q6_K ---- */
 
+/* The activations of one Q6_K block, laid out as the packed weights are. */
 typedef struct {
-    alignas(64) int8_t y[PKK_BLOCKS][4][64]; /* vector s: byte 4g + j = activation 16g + 4s + j */
-    alignas(64) int32_t noff[PKK_BLOCKS][16]; /* -32 * the sum of pair g's activations */
-    float dy[PKK_BLOCKS];
-} q6k_act;
+    alignas(64) int8_t y[4][64]; /* vector s: byte 4g + j = activation 16g + 4s + j */
+    alignas(64) int32_t noff[16]; /* -32 * the sum of pair g's activations */
+    float dy;
+} q6k_blk;
 
-static void q6k_prepare(const block_q8_K *yb, int nb, q6k_act *a)
+static void q6k_prepare(const block_q8_K *yb, int nb, q6k_blk *a)
 {
     for (int b = 0; b < nb; b++) {
         for (int g = 0; g < 16; g++) {
             for (int s = 0; s < 4; s++)
-                memcpy(&a->y[b][s][4 * g], yb[b].qs + 16 * g + 4 * s, 4);
-            a->noff[b][g] = -32 * (int32_t)yb[b].bsums[g];
+                memcpy(&a[b].y[s][4 * g], yb[b].qs + 16 * g + 4 * s, 4);
+            a[b].noff[g] = -32 * (int32_t)yb[b].bsums[g];
         }
-        a->dy[b] = yb[b].d;
+        a[b].dy = yb[b].d;
     }
 }
 
-/* One packed block at p against block b of the activations: acc += its dot product. */
-INLINE __m512 q6k_block(const uint8_t *p, const q6k_act *a, int b, __m512 acc)
+/* A packed block decoded: the 4 sets of 64 elements (0..63), the pairs' scales, d. */
+typedef struct {
+    __m512i x[4], sc;
+    float d;
+} q6k_w;
+
+INLINE q6k_w q6k_decode(const uint8_t *p)
 {
     const __m512i m63 = _mm512_set1_epi8(0x3f);
     const __m512i V0 = _mm512_loadu_si512((const void *)p), V1 = _mm512_loadu_si512((const void *)(p + 64)),
                   V2 = _mm512_loadu_si512((const void *)(p + 128));
-    __m512i a0 = _mm512_dpbusd_epi32(_mm512_load_si512(a->noff[b]), _mm512_and_si512(V0, m63),
-                                     _mm512_load_si512(a->y[b][0]));
-    __m512i a1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(V1, m63),
-                                     _mm512_load_si512(a->y[b][1]));
-    a0 = _mm512_dpbusd_epi32(a0, _mm512_and_si512(V2, m63), _mm512_load_si512(a->y[b][2]));
+    q6k_w w;
+    w.x[0] = _mm512_and_si512(V0, m63), w.x[1] = _mm512_and_si512(V1, m63), w.x[2] = _mm512_and_si512(V2, m63);
     /* the 4th element of each 4: bits 6-7 of V0, V1, V2 to bits 0-1, 2-3, 4-5 (select: C ? A : B) */
     __m512i x3 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(V2, 2), _mm512_srli_epi16(V1, 4),
                                            _mm512_set1_epi8(0x30), 0xE4);
     x3 = _mm512_ternarylogic_epi32(x3, _mm512_srli_epi16(V0, 6), _mm512_set1_epi8(0x3c), 0xE4);
-    a1 = _mm512_dpbusd_epi32(a1, _mm512_and_si512(x3, m63), _mm512_load_si512(a->y[b][3]));
-    const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 192)));
+    w.x[3] = _mm512_and_si512(x3, m63);
+    w.sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 192)));
     uint16_t dh;
     memcpy(&dh, p + 208, 2);
-    const __m512i is = _mm512_mullo_epi32(_mm512_add_epi32(a0, a1), sc);
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(f16(dh) * a->dy[b]), acc);
+    w.d = f16(dh);
+    return w;
 }
 
-INLINE float q6k_row(const uint8_t *wr, int nb, const q6k_act *a)
+/* A decoded block against the activations of block a: acc += its dot product. */
+INLINE __m512 q6k_apply(const q6k_w *w, const q6k_blk *a, __m512 acc)
+{
+    __m512i a0 = _mm512_dpbusd_epi32(_mm512_load_si512(a->noff), w->x[0], _mm512_load_si512(a->y[0]));
+    __m512i a1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w->x[1], _mm512_load_si512(a->y[1]));
+    a0 = _mm512_dpbusd_epi32(a0, w->x[2], _mm512_load_si512(a->y[2]));
+    a1 = _mm512_dpbusd_epi32(a1, w->x[3], _mm512_load_si512(a->y[3]));
+    const __m512i is = _mm512_mullo_epi32(_mm512_add_epi32(a0, a1), w->sc);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(w->d * a->dy), acc);
+}
+
+INLINE __m512 q6k_block(const uint8_t *p, const q6k_blk *a, __m512 acc)
+{
+    const q6k_w w = q6k_decode(p);
+    return q6k_apply(&w, a, acc);
+}
+
+INLINE float q6k_row(const uint8_t *wr, int nb, const q6k_blk *a)
 {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int b = 0;
     for (; b + 2 <= nb; b += 2) {
-        acc0 = q6k_block(wr + (size_t)b * sizeof(block_q6_K), a, b, acc0);
-        acc1 = q6k_block(wr + (size_t)(b + 1) * sizeof(block_q6_K), a, b + 1, acc1);
+        acc0 = q6k_block(wr + (size_t)b * sizeof(block_q6_K), &a[b], acc0);
+        acc1 = q6k_block(wr + (size_t)(b + 1) * sizeof(block_q6_K), &a[b + 1], acc1);
     }
     if (b < nb)
-        acc0 = q6k_block(wr + (size_t)b * sizeof(block_q6_K), a, b, acc0);
+        acc0 = q6k_block(wr + (size_t)b * sizeof(block_q6_K), &a[b], acc0);
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
@@ -201,15 +255,153 @@ static void q6k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const u
 {
     const block_q8_K *yb = (const block_q8_K *)(const void *)Xq;
     const int nb_all = k / QK_K;
-    q6k_act a;
+    q6k_blk a[PKK_BLOCKS];
     for (int b0 = 0; b0 < nb_all; b0 += PKK_BLOCKS) {
         const int nb = nb_all - b0 < PKK_BLOCKS ? nb_all - b0 : PKK_BLOCKS;
-        q6k_prepare(yb + b0, nb, &a);
+        q6k_prepare(yb + b0, nb, a);
         for (int i = rb; i < re; i++) {
-            const float s = q6k_row(W + (size_t)i * wrb + (size_t)b0 * sizeof(block_q6_K), nb, &a);
+            const float s = q6k_row(W + (size_t)i * wrb + (size_t)b0 * sizeof(block_q6_K), nb, a);
             Y[i] = b0 ? Y[i] + s : s;
         }
     }
+}
+
+/* ---- batches ----
+ *
+ * Several activation rows (prefill, several sequences): each packed group (Q4_K) or block
+ * (Q6_K) of a weight row is decoded once and meets a pass of activation rows, laid out a
+ * chunk at a time so that the pass stays in L1 (Q4_K: 4 rows of 2 groups, whose integer sums
+ * take 8 registers; Q6_K: 8 rows of 4 blocks).
+ */
+#define Q4KB_NX 4
+#define Q4KB_GROUPS 2
+#define Q6KB_NX 8
+#define Q6KB_BLOCKS 4
+
+/* Rows [rb, re) over groups [0, ng) of the chunk at block b0: Y[c * ldy + i] (+)= the dot
+ * products with the nc laid-out activation rows a[c]. */
+INLINE void q4kb_rows(int nc, const uint8_t *W, size_t wrb, int rb, int re, int ng,
+                      const q4k_grp (*a)[Q4KB_GROUPS], int b0, float *Y, size_t ldy, const q4k_iv *iv)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    for (int i = rb; i < re; i++) {
+        const uint8_t *wr = W + (size_t)i * wrb + (size_t)b0 * sizeof(block_q4_K);
+        __m512 acc[Q4KB_NX];
+        UNROLL
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm512_setzero_ps();
+        for (int G = 0; G < ng; G++) {
+            const uint8_t *p = wr + (size_t)G * Q4K_G * sizeof(block_q4_K);
+            __m512i slo[Q4KB_NX], shi[Q4KB_NX];
+            UNROLL
+            for (int c = 0; c < nc; c++)
+                slo[c] = shi[c] = _mm512_setzero_si512();
+            UNROLL
+            for (int v = 0; v < 8; v++) {
+                const __m512i P = _mm512_loadu_si512((const void *)(p + 64 * v));
+                const __m512i lo = _mm512_and_si512(P, m4), hi = _mm512_and_si512(_mm512_srli_epi16(P, 4), m4);
+                UNROLL
+                for (int c = 0; c < nc; c++) {
+                    slo[c] = _mm512_dpbusd_epi32(slo[c], lo, _mm512_load_si512(a[c][G].y[v]));
+                    shi[c] = _mm512_dpbusd_epi32(shi[c], hi, _mm512_load_si512(a[c][G].y[8 + v]));
+                }
+            }
+            const q4k_sc sc = q4k_scales(p, iv);
+            UNROLL
+            for (int c = 0; c < nc; c++)
+                acc[c] = q4k_finish(&sc, slo[c], shi[c], &a[c][G], iv, acc[c]);
+        }
+        UNROLL
+        for (int c = 0; c < nc; c++) {
+            const float s = _mm512_reduce_add_ps(acc[c]);
+            float *y = Y + (size_t)c * ldy + (size_t)i;
+            *y = b0 ? *y + s : s;
+        }
+    }
+}
+
+static void q4_K_pkb(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, size_t xrb,
+                     int n_x, float *Y, size_t ldy)
+{
+    const q4k_iv iv = q4k_consts();
+    const int nb_all = k / QK_K, whole = nb_all / Q4K_G * Q4K_G;
+    q4k_grp a[Q4KB_NX][Q4KB_GROUPS];
+    for (int j0 = 0; j0 < n_x; j0 += Q4KB_NX) {
+        const int nc = n_x - j0 < Q4KB_NX ? n_x - j0 : Q4KB_NX;
+        float *Yj = Y + (size_t)j0 * ldy;
+        for (int b0 = 0; b0 < whole; b0 += Q4KB_GROUPS * Q4K_G) {
+            const int nb = whole - b0 < Q4KB_GROUPS * Q4K_G ? whole - b0 : Q4KB_GROUPS * Q4K_G;
+            for (int c = 0; c < nc; c++)
+                q4k_prepare((const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb) + b0, nb, a[c]);
+            const q4k_grp(*ca)[Q4KB_GROUPS] = (const q4k_grp(*)[Q4KB_GROUPS])a;
+            switch (nc) { /* the register arrays sized at compile time */
+            case 1: q4kb_rows(1, W, wrb, rb, re, nb / Q4K_G, ca, b0, Yj, ldy, &iv); break;
+            case 2: q4kb_rows(2, W, wrb, rb, re, nb / Q4K_G, ca, b0, Yj, ldy, &iv); break;
+            case 3: q4kb_rows(3, W, wrb, rb, re, nb / Q4K_G, ca, b0, Yj, ldy, &iv); break;
+            default: q4kb_rows(4, W, wrb, rb, re, nb / Q4K_G, ca, b0, Yj, ldy, &iv); break;
+            }
+        }
+        for (int c = 0; c < nc; c++)
+            q4k_tail(nb_all, W, wrb, rb, re, (const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb),
+                     Yj + (size_t)c * ldy);
+    }
+}
+
+INLINE void q6kb_rows(int nc, const uint8_t *W, size_t wrb, int rb, int re, int nb,
+                      const q6k_blk (*a)[Q6KB_BLOCKS], int b0, float *Y, size_t ldy)
+{
+    for (int i = rb; i < re; i++) {
+        const uint8_t *wr = W + (size_t)i * wrb + (size_t)b0 * sizeof(block_q6_K);
+        __m512 acc[Q6KB_NX];
+        UNROLL
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm512_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            const q6k_w w = q6k_decode(wr + (size_t)b * sizeof(block_q6_K));
+            UNROLL
+            for (int c = 0; c < nc; c++)
+                acc[c] = q6k_apply(&w, &a[c][b], acc[c]);
+        }
+        UNROLL
+        for (int c = 0; c < nc; c++) {
+            const float s = _mm512_reduce_add_ps(acc[c]);
+            float *y = Y + (size_t)c * ldy + (size_t)i;
+            *y = b0 ? *y + s : s;
+        }
+    }
+}
+
+static void q6_K_pkb(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, size_t xrb,
+                     int n_x, float *Y, size_t ldy)
+{
+    const int nb_all = k / QK_K;
+    q6k_blk a[Q6KB_NX][Q6KB_BLOCKS];
+    for (int j0 = 0; j0 < n_x; j0 += Q6KB_NX) {
+        const int nc = n_x - j0 < Q6KB_NX ? n_x - j0 : Q6KB_NX;
+        float *Yj = Y + (size_t)j0 * ldy;
+        for (int b0 = 0; b0 < nb_all; b0 += Q6KB_BLOCKS) {
+            const int nb = nb_all - b0 < Q6KB_BLOCKS ? nb_all - b0 : Q6KB_BLOCKS;
+            for (int c = 0; c < nc; c++)
+                q6k_prepare((const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb) + b0, nb, a[c]);
+            const q6k_blk(*ca)[Q6KB_BLOCKS] = (const q6k_blk(*)[Q6KB_BLOCKS])a;
+            switch (nc) {
+            case 1: q6kb_rows(1, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 2: q6kb_rows(2, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 3: q6kb_rows(3, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 4: q6kb_rows(4, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 5: q6kb_rows(5, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 6: q6kb_rows(6, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            case 7: q6kb_rows(7, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            default: q6kb_rows(8, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
+            }
+        }
+    }
+}
+
+void cove_quants_avx512_packedk_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
+{
+    fns[COVE_TYPE_Q4_K] = q4_K_pkb;
+    fns[COVE_TYPE_Q6_K] = q6_K_pkb;
 }
 
 /* ---- the table ---- */
