@@ -237,16 +237,9 @@ INLINE void pkb_run(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, 
                 pk_prepare(t, Xq + (size_t)(j0 + c) * xrb + (size_t)b0 * ybs, nb, a[c]);
             float *Yj = Y + (size_t)j0 * ldy;
             const pk_quad(*ca)[PKB_QUADS] = (const pk_quad(*)[PKB_QUADS])a;
-            switch (nc) { /* the register arrays sized at compile time */
-            case 1: pkb_rows(t, 1, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 2: pkb_rows(t, 2, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 3: pkb_rows(t, 3, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 4: pkb_rows(t, 4, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 5: pkb_rows(t, 5, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 6: pkb_rows(t, 6, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 7: pkb_rows(t, 7, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            default: pkb_rows(t, 8, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            }
+#define CALL(n) pkb_rows(t, n, W, wrb, rb, re, nb, ca, b0, Yj, ldy)
+            NC_SWITCH8(nc, CALL)
+#undef CALL
         }
     }
 }

@@ -334,12 +334,9 @@ static void q4_K_pkb(int k, const uint8_t *W, size_t wrb, int rb, int re, const 
             for (int c = 0; c < nc; c++)
                 q4k_prepare((const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb) + b0, nb, a[c]);
             const q4k_grp(*ca)[Q4KB_GROUPS] = (const q4k_grp(*)[Q4KB_GROUPS])a;
-            switch (nc) { /* the register arrays sized at compile time */
-            case 1: q4kb_rows(1, W, wrb, rb, re, nb / Q4K_G, ca, b0, Yj, ldy, &iv); break;
-            case 2: q4kb_rows(2, W, wrb, rb, re, nb / Q4K_G, ca, b0, Yj, ldy, &iv); break;
-            case 3: q4kb_rows(3, W, wrb, rb, re, nb / Q4K_G, ca, b0, Yj, ldy, &iv); break;
-            default: q4kb_rows(4, W, wrb, rb, re, nb / Q4K_G, ca, b0, Yj, ldy, &iv); break;
-            }
+#define CALL(n) q4kb_rows(n, W, wrb, rb, re, nb / Q4K_G, ca, b0, Yj, ldy, &iv)
+            NC_SWITCH4(nc, CALL)
+#undef CALL
         }
         for (int c = 0; c < nc; c++)
             q4k_tail(nb_all, W, wrb, rb, re, (const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb),
@@ -384,16 +381,9 @@ static void q6_K_pkb(int k, const uint8_t *W, size_t wrb, int rb, int re, const 
             for (int c = 0; c < nc; c++)
                 q6k_prepare((const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb) + b0, nb, a[c]);
             const q6k_blk(*ca)[Q6KB_BLOCKS] = (const q6k_blk(*)[Q6KB_BLOCKS])a;
-            switch (nc) {
-            case 1: q6kb_rows(1, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 2: q6kb_rows(2, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 3: q6kb_rows(3, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 4: q6kb_rows(4, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 5: q6kb_rows(5, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 6: q6kb_rows(6, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            case 7: q6kb_rows(7, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            default: q6kb_rows(8, W, wrb, rb, re, nb, ca, b0, Yj, ldy); break;
-            }
+#define CALL(n) q6kb_rows(n, W, wrb, rb, re, nb, ca, b0, Yj, ldy)
+            NC_SWITCH8(nc, CALL)
+#undef CALL
         }
     }
 }

@@ -26,6 +26,29 @@
  */
 #define UNROLL _Pragma("GCC unroll 16")
 
+/*
+ * CALL(n) with the constant n equal to nc (1 .. 8 or 1 .. 4; more: the largest), so that a
+ * kernel's register arrays over its activation rows are sized at compile time.
+ */
+#define NC_SWITCH8(nc, CALL)                                                                        \
+    switch (nc) {                                                                                   \
+    case 1: CALL(1); break;                                                                         \
+    case 2: CALL(2); break;                                                                         \
+    case 3: CALL(3); break;                                                                         \
+    case 4: CALL(4); break;                                                                         \
+    case 5: CALL(5); break;                                                                         \
+    case 6: CALL(6); break;                                                                         \
+    case 7: CALL(7); break;                                                                         \
+    default: CALL(8); break;                                                                        \
+    }
+#define NC_SWITCH4(nc, CALL)                                                                        \
+    switch (nc) {                                                                                   \
+    case 1: CALL(1); break;                                                                         \
+    case 2: CALL(2); break;                                                                         \
+    case 3: CALL(3); break;                                                                         \
+    default: CALL(4); break;                                                                        \
+    }
+
 /* ---- helpers ---- */
 
 INLINE float f16(uint16_t h)
@@ -618,16 +641,9 @@ INLINE void batch32(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, 
             const bool add = b0 > 0;
             for (int c = 0; c < nc; c++)
                 sn_prepare(t, Xq + (size_t)(j0 + c) * xrb + (size_t)b0 * ybs, nb, &a[c]);
-            switch (nc) {
-            case 1: sn_rows(t, 1, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
-            case 2: sn_rows(t, 2, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
-            case 3: sn_rows(t, 3, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
-            case 4: sn_rows(t, 4, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
-            case 5: sn_rows(t, 5, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
-            case 6: sn_rows(t, 6, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
-            case 7: sn_rows(t, 7, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
-            default: sn_rows(t, 8, Wc, wrb, rb, re, nb, a, Yp, ldy, add); break;
-            }
+#define CALL(n) sn_rows(t, n, Wc, wrb, rb, re, nb, a, Yp, ldy, add)
+            NC_SWITCH8(nc, CALL)
+#undef CALL
         }
         j0 += nc;
     }
@@ -977,16 +993,9 @@ INLINE void kbatch(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, i
         for (int c = 0; c < nc; c++)
             y[c] = (const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb);
         float *Yp = Y + (size_t)j0 * ldy;
-        switch (nc) {
-        case 1: kbatch_rows(t, 1, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 2: kbatch_rows(t, 2, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 3: kbatch_rows(t, 3, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 4: kbatch_rows(t, 4, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 5: kbatch_rows(t, 5, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 6: kbatch_rows(t, 6, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        case 7: kbatch_rows(t, 7, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        default: kbatch_rows(t, 8, W, wrb, rb, re, nb, y, Yp, ldy); break;
-        }
+#define CALL(n) kbatch_rows(t, n, W, wrb, rb, re, nb, y, Yp, ldy)
+        NC_SWITCH8(nc, CALL)
+#undef CALL
         j0 += nc;
     }
 }
