@@ -393,7 +393,17 @@ cove_status cove_model_vector(cove_model *m, const char *name, int64_t n, const 
         return st;
     if (cove_arena_alloc(m->arena, (size_t)n * sizeof *buf, 0, (void **)&buf) != COVE_OK)
         return cove_error_set(err, COVE_ERR_NOMEM, "out of memory loading %s", name);
-    row.k->to_f32(row.data, buf, n);
+    /* read with pread, not through the mapping: a fault there may map a whole large folio of
+     * the page cache (megabytes of the neighbouring matrices, whose packed copies are in use) */
+    uint8_t *raw = cove_malloc(row.row_bytes);
+    if (!raw)
+        return cove_error_set(err, COVE_ERR_NOMEM, "out of memory loading %s", name);
+    st = cove_gguf_tensor_read(m->g, cove_gguf_tensor_find(m->g, name), 0, raw, row.row_bytes, err);
+    if (st == COVE_OK)
+        row.k->to_f32(raw, buf, n);
+    cove_free(raw);
+    if (st != COVE_OK)
+        return st;
     *out = buf;
     return COVE_OK;
 }
