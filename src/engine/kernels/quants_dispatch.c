@@ -42,15 +42,22 @@ static void fill_level(enum cove_klevel level, void (*const *fills)(cove_quant_o
     best_level = level;
 }
 
-/* The packed tables of a level: its tables with `packed` set, for the types it has a kernel for. */
+#if defined(__x86_64__)
+/* The packed kernels of an avx512 level and its packed tables: its tables with `packed` set,
+ * for the types it has kernels for. */
 static void fill_packed(enum cove_klevel level)
 {
+    cove_quants_avx512_packed_fill(packed_gemv[level]);
+    cove_quants_avx512_packedk_fill(packed_gemv[level]);
+    cove_quants_avx512_packed_batch_fill(packed_batch[level]);
+    cove_quants_avx512_packedk_batch_fill(packed_batch[level]);
     for (int t = 0; t < COVE_TYPE_COUNT; t++)
         if (packed_gemv[level][t] && packed_batch[level][t]) {
             packed_tables[level][t] = tables[level][t];
             packed_tables[level][t].packed = 1;
         }
 }
+#endif
 
 static void tables_init(void)
 {
@@ -67,19 +74,11 @@ static void tables_init(void)
     if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->avx512_vnni) {
         fill_level(COVE_KLEVEL_AVX512, avx512, 2);
         cove_quants_avx512_batch_fill(batch_tables[COVE_KLEVEL_AVX512]);
-        cove_quants_avx512_packed_fill(packed_gemv[COVE_KLEVEL_AVX512]);
-        cove_quants_avx512_packedk_fill(packed_gemv[COVE_KLEVEL_AVX512]);
-        cove_quants_avx512_packed_batch_fill(packed_batch[COVE_KLEVEL_AVX512]);
-        cove_quants_avx512_packedk_batch_fill(packed_batch[COVE_KLEVEL_AVX512]);
         fill_packed(COVE_KLEVEL_AVX512);
         if (f->avx512_vbmi && f->avx512_bitalg) {
             fill_level(COVE_KLEVEL_AVX512VBMI, avx512, 2);
             cove_quants_avx512_batch_fill(batch_tables[COVE_KLEVEL_AVX512VBMI]);
             cove_quants_avx512vbmi_gemv_fill(gemv_tables[COVE_KLEVEL_AVX512VBMI]);
-            cove_quants_avx512_packed_fill(packed_gemv[COVE_KLEVEL_AVX512VBMI]);
-            cove_quants_avx512_packedk_fill(packed_gemv[COVE_KLEVEL_AVX512VBMI]);
-            cove_quants_avx512_packed_batch_fill(packed_batch[COVE_KLEVEL_AVX512VBMI]);
-            cove_quants_avx512_packedk_batch_fill(packed_batch[COVE_KLEVEL_AVX512VBMI]);
             fill_packed(COVE_KLEVEL_AVX512VBMI);
         }
     }
