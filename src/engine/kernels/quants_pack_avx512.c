@@ -96,7 +96,8 @@ INLINE pk_w pk_decode(enum cove_ggml_type t, const uint8_t *p, int n)
         w.hi = n == 4 ? _mm512_loadu_si512((const void *)(p + pk_hi(n))) : _mm512_maskz_loadu_epi8(kb, p + pk_hi(n));
     } else {
         const __m512i m4 = _mm512_set1_epi8(0x0f);
-        const __m512i P = n == 4 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(kb, p);
+        __m512i P = n == 4 ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi8(kb, p);
+        LOAD_ONCE(P);
         w.lo = _mm512_and_si512(P, m4);
         w.hi = _mm512_and_si512(_mm512_srli_epi16(P, 4), m4);
     }

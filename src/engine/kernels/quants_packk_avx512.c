@@ -78,7 +78,8 @@ typedef struct {
 INLINE q4k_sc q4k_scales(const uint8_t *p, const q4k_iv *iv)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
-    const __m256i L = _mm256_loadu_si256((const __m256i *)(p + 512));
+    __m256i L = _mm256_loadu_si256((const __m256i *)(p + 512));
+    LOAD_ONCE(L);
     const __m512i Lz = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(L), _mm256_srli_epi16(L, 4), 1), m4);
     __m512i H = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + 544)));
     H = _mm512_srlv_epi16(_mm512_sllv_epi16(H, iv->cl), iv->cr);
@@ -110,7 +111,8 @@ INLINE __m512 q4k_group(const uint8_t *p, const q4k_grp *a, const q4k_iv *iv, __
                     _mm512_setzero_si512()};
     UNROLL
     for (int v = 0; v < 8; v++) {
-        const __m512i P = _mm512_loadu_si512((const void *)(p + 64 * v));
+        __m512i P = _mm512_loadu_si512((const void *)(p + 64 * v));
+        LOAD_ONCE(P);
         const __m512i lo = _mm512_and_si512(P, m4), hi = _mm512_and_si512(_mm512_srli_epi16(P, 4), m4);
         s[v & 1] = _mm512_dpbusd_epi32(s[v & 1], lo, _mm512_load_si512(a->y[v]));
         s[2 + (v & 1)] = _mm512_dpbusd_epi32(s[2 + (v & 1)], hi, _mm512_load_si512(a->y[8 + v]));
@@ -205,8 +207,11 @@ typedef struct {
 INLINE q6k_w q6k_decode(const uint8_t *p)
 {
     const __m512i m63 = _mm512_set1_epi8(0x3f);
-    const __m512i V0 = _mm512_loadu_si512((const void *)p), V1 = _mm512_loadu_si512((const void *)(p + 64)),
-                  V2 = _mm512_loadu_si512((const void *)(p + 128));
+    __m512i V0 = _mm512_loadu_si512((const void *)p), V1 = _mm512_loadu_si512((const void *)(p + 64)),
+            V2 = _mm512_loadu_si512((const void *)(p + 128));
+    LOAD_ONCE(V0);
+    LOAD_ONCE(V1);
+    LOAD_ONCE(V2);
     q6k_w w;
     w.x[0] = _mm512_and_si512(V0, m63), w.x[1] = _mm512_and_si512(V1, m63), w.x[2] = _mm512_and_si512(V2, m63);
     /* the 4th element of each 4: bits 6-7 of V0, V1, V2 to bits 0-1, 2-3, 4-5 (select: C ? A : B) */
@@ -298,7 +303,8 @@ INLINE void q4kb_rows(int nc, const uint8_t *W, size_t wrb, int rb, int re, int 
                 slo[c] = shi[c] = _mm512_setzero_si512();
             UNROLL
             for (int v = 0; v < 8; v++) {
-                const __m512i P = _mm512_loadu_si512((const void *)(p + 64 * v));
+                __m512i P = _mm512_loadu_si512((const void *)(p + 64 * v));
+                LOAD_ONCE(P);
                 const __m512i lo = _mm512_and_si512(P, m4), hi = _mm512_and_si512(_mm512_srli_epi16(P, 4), m4);
                 UNROLL
                 for (int c = 0; c < nc; c++) {
