@@ -42,7 +42,6 @@
 
 #define NAME_MAX_LEN 80
 #define ROW_UNIT 16 /* rows of a product's share: whole register tiles of the quant kernels */
-#define CHUNKS_PER_THREAD 4 /* chunks of a product per thread, for the counter to balance */
 
 /* ================================ loading ================================ */
 
@@ -205,12 +204,51 @@ static void mm_quantize(const fwd *f, const cove_matrix *const *w, int n, const 
         sync(f, ith, nth);
 }
 
-/* Rows per chunk of a product of `rows` rows: CHUNKS_PER_THREAD per thread, whole units. */
-static int64_t chunk_rows(int64_t rows, int64_t unit, int nth)
+/*
+ * The chunks of a group of products (guided: each takes 1 / (CHUNK_GUIDE * nth) of the rows
+ * left, whole units, at least one unit and 1 / CHUNK_MIN_DIV of all), over the rows of the
+ * products end to end and cut where one product ends: large chunks first, then smaller ones,
+ * so that the threads of a memory-bound product, which do not run at one pace, end together
+ * while few chunks (each lays out its activations again) are taken. rows[m]: rows of product
+ * m (n <= COVE_MM_SLOTS). Every thread makes the same plan. Returns the number of chunks:
+ * at most CHUNK_MIN_DIV + 2 n (every chunk but those cut at a product's end or the last is
+ * at least 1 / CHUNK_MIN_DIV of the rows).
+ */
+#define CHUNK_GUIDE 2
+#define CHUNK_MIN_DIV 128
+#define MAX_CHUNKS (CHUNK_MIN_DIV + 2 * COVE_MM_SLOTS)
+
+typedef struct {
+    int32_t m;
+    int64_t r0, r1;
+} mm_chunk;
+
+static int64_t round_up(int64_t v, int64_t unit)
 {
-    const int64_t per = CHUNKS_PER_THREAD * (int64_t)nth;
-    int64_t ch = ((rows + per - 1) / per + unit - 1) / unit * unit;
-    return ch < unit ? unit : ch;
+    return (v + unit - 1) / unit * unit;
+}
+
+static int plan_chunks(const int64_t *rows, int n, int64_t unit, int nth, mm_chunk *out)
+{
+    int64_t total = 0, pos = 0, base = 0;
+    int nc = 0, m = 0;
+    for (int i = 0; i < n; i++)
+        total += rows[i];
+    const int64_t per = CHUNK_GUIDE * (int64_t)nth, min_sz = round_up((total + CHUNK_MIN_DIV - 1) / CHUNK_MIN_DIV, unit);
+    while (pos < total) {
+        const int64_t left = total - pos, guided = round_up((left + per - 1) / per, unit);
+        int64_t sz = guided > min_sz ? guided : min_sz;
+        if (nc >= MAX_CHUNKS - n) /* cannot happen (see above); the rest in one, never dropped */
+            sz = left;
+        for (int64_t end = pos + (sz < left ? sz : left); pos < end;) {
+            while (pos >= base + rows[m])
+                base += rows[m++];
+            const int64_t stop = end < base + rows[m] ? end : base + rows[m];
+            out[nc++] = (mm_chunk){m, pos - base, stop - base};
+            pos = stop;
+        }
+    }
+    return nc;
 }
 
 /* Rows per chunk of q, k and v: whole heads, whole units. */
@@ -248,21 +286,17 @@ static void mm_group(const fwd *f, const cove_matrix *const *w, float *const *y,
                      int ith, int nth)
 {
     const void *xq[COVE_MM_SLOTS];
-    int64_t ch[COVE_MM_SLOTS], nch[COVE_MM_SLOTS], total = 0, i;
+    int64_t rows[COVE_MM_SLOTS], i;
+    mm_chunk ch[MAX_CHUNKS];
     mm_quantize(f, w, n, x, n_tok, xq, ith, nth);
-    for (int m = 0; m < n; m++) {
-        ch[m] = chunk_rows(w[m]->n_rows, unit, nth);
-        nch[m] = (w[m]->n_rows + ch[m] - 1) / ch[m];
-        total += nch[m];
-    }
-    while ((i = next_chunk(f, k, total)) >= 0) {
-        int m = 0;
-        for (; i >= nch[m]; m++)
-            i -= nch[m];
-        int64_t r0 = i * ch[m], r1 = r0 + ch[m] < w[m]->n_rows ? r0 + ch[m] : w[m]->n_rows;
-        cove_matmul_rows(w[m], xq[m], n_tok, y[m], (size_t)w[m]->n_rows, r0, r1);
+    for (int m = 0; m < n; m++)
+        rows[m] = w[m]->n_rows;
+    const int nc = plan_chunks(rows, n, unit, nth, ch);
+    while ((i = next_chunk(f, k, nc)) >= 0) {
+        const mm_chunk *c = &ch[i];
+        cove_matmul_rows(w[c->m], xq[c->m], n_tok, y[c->m], (size_t)rows[c->m], c->r0, c->r1);
         if (post)
-            post->fn(f, post, m, r0, r1);
+            post->fn(f, post, c->m, c->r0, c->r1);
     }
     sync(f, ith, nth);
 }
@@ -424,13 +458,15 @@ static void residual_step(const fwd *f, const float *post, const float *norm, in
 static void gate_up_step(const fwd *f, const cove_layer *l, int32_t il, int ith, int nth)
 {
     cove_context *c = f->c;
-    const int64_t n = f->ub->n, F = l->ffn_gate.n_rows, ch = chunk_rows(F, ROW_UNIT, nth);
+    const int64_t n = f->ub->n, F = l->ffn_gate.n_rows;
     const cove_matrix *w[2] = {&l->ffn_gate, &l->ffn_up};
     const void *xq[2];
+    mm_chunk ch[MAX_CHUNKS];
     int64_t i;
     mm_quantize(f, w, 2, normed(f, ith), n, xq, ith, nth);
-    while ((i = next_chunk(f, il * COVE_WORK_PER_LAYER + 2, (F + ch - 1) / ch)) >= 0) {
-        int64_t r0 = i * ch, r1 = r0 + ch < F ? r0 + ch : F;
+    const int nc = plan_chunks(&F, 1, ROW_UNIT, nth, ch);
+    while ((i = next_chunk(f, il * COVE_WORK_PER_LAYER + 2, nc)) >= 0) {
+        const int64_t r0 = ch[i].r0, r1 = ch[i].r1;
         cove_matmul_rows(&l->ffn_gate, xq[0], n, c->hb, (size_t)F, r0, r1);
         cove_matmul_rows(&l->ffn_up, xq[1], n, c->hb2, (size_t)F, r0, r1);
         for (int64_t t = 0; t < n; t++)
