@@ -103,12 +103,14 @@ static void alloc_scratch(cove_context *c, int *failed)
     c->own_floats = (2 * E + 15) / 16 * 16; /* whole cache lines per thread */
     c->x_own = alloc_n(T * c->own_floats, sizeof(float), failed);
     c->xb = alloc_n(U * (E > Q ? E : Q), sizeof(float), failed);
-    c->q = alloc_n(U * Q, sizeof(float), failed);
-    c->k = alloc_n(U * KV, sizeof(float), failed);
-    c->v = alloc_n(U * KV, sizeof(float), failed);
-    c->att = alloc_n(U * Q, sizeof(float), failed);
+    /* q, k, v and att are dead while gate/up runs: hb2 lies over them (decoder.c) */
+    const size_t qkva = U * (2 * Q + 2 * KV);
+    c->q = alloc_n(qkva > U * F ? qkva : U * F, sizeof(float), failed);
+    if (c->q) {
+        c->k = c->q + U * Q, c->v = c->k + U * KV, c->att = c->v + U * KV;
+        c->hb2 = c->q;
+    }
     c->hb = alloc_n(U * F, sizeof(float), failed);
-    c->hb2 = alloc_n(U * F, sizeof(float), failed);
     c->act_bytes = cove_decoder_act_bytes(c->m, (int64_t)U);
     for (int i = 0; i < COVE_MM_SLOTS; i++)
         c->act[i] = alloc_n(c->act_bytes, 1, failed);
@@ -191,8 +193,8 @@ void cove_context_free(cove_context *c)
     if (!c)
         return;
     cove_pool_free(c->pool);
-    void *bufs[] = {c->k_cache, c->v_cache, c->seq_pos, c->seq_tmp, c->x, c->x_own, c->xb, c->q, c->k,
-                    c->v, c->att, c->hb, c->hb2, c->act[0], c->act[1], c->act[2], c->act_local, c->work, c->att_scratch,
+    void *bufs[] = {c->k_cache, c->v_cache, c->seq_pos, c->seq_tmp, c->x, c->x_own, c->xb, c->q,
+                    c->hb, c->act[0], c->act[1], c->act[2], c->act_local, c->work, c->att_scratch,
                     c->blk, c->rope_cs, c->rope[0].inv_freq, c->rope[1].inv_freq,
                     c->pos_buf, c->seq_buf, c->out_buf, c->logits, c->out_ids};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)

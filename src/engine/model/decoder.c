@@ -29,7 +29,9 @@
  * product are then kept by every thread for itself (the same arithmetic on the same
  * data, so the copies agree to the bit): adding a product's output to the residual and
  * norming it needs no barrier of its own. Nothing here allocates: the buffers are the
- * context's, per thread where a thread needs its own.
+ * context's, per thread where a thread needs its own. The up product's output (hb2) lies
+ * over q, k, v and att: it is written after the barrier that ends the output projection
+ * and read before the one that ends gate/up.
  */
 #include <math.h>
 #include <stddef.h>

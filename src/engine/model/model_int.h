@@ -166,12 +166,13 @@ struct cove_context {
                        (n_embd each), kept by every thread for itself (decode) */
     size_t own_floats;
     float *xb;      /* U * max(n_embd, q_dim): normed input, projection output */
-    float *q;       /* U * q_dim */
-    float *k;       /* U * kv_dim */
-    float *v;       /* U * kv_dim */
-    float *att;     /* U * q_dim: attention output */
+    float *q;       /* U * q_dim; owns the one allocation of q, k, v, att and hb2 */
+    float *k;       /* U * kv_dim, after q */
+    float *v;       /* U * kv_dim, after k */
+    float *att;     /* U * q_dim: attention output, after v */
     float *hb;      /* U * n_ff */
-    float *hb2;     /* U * n_ff */
+    float *hb2;     /* U * n_ff, over q, k, v and att: the feed-forward step uses it only
+                       between the barriers that end the output projection and gate/up */
     uint8_t *act[COVE_MM_SLOTS]; /* quantized activations of a product, act_bytes each */
     size_t act_bytes;
     uint8_t *act_local;  /* n_threads * COVE_MM_SLOTS * act1_bytes: one token's activations,
