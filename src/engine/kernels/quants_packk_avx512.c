@@ -170,13 +170,11 @@ static void q4k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const u
         const int nb = whole - b0 < PKK_BLOCKS ? whole - b0 : PKK_BLOCKS;
         q4k_prepare(yb + b0, nb, a);
         for (int i = rb; i < re; i++) {
-            /* the row two ahead: one thread alone keeps too few reads in flight while it
-             * computes (one thread from RAM, bench_kernels: 16.4 -> 20.3 GB/s; packed Q5_0
-             * rows of 960 lost 7% with the same, so only here) */
-            if (i + 2 < re)
-                for (size_t o = 0; o < (size_t)nb * sizeof(block_q4_K); o += 64)
-                    _mm_prefetch((const char *)(W + (size_t)(i + 2) * wrb + (size_t)b0 * sizeof(block_q4_K)) + o,
-                                 _MM_HINT_T0);
+            /* the chunk of the row SN_PF_ROWS ahead: one thread alone keeps too few reads in
+             * flight while it computes (one thread from RAM, bench_kernels: 16.4 -> 20.3 GB/s;
+             * packed Q5_0 rows of 960 lost 7% with the same, so only here) */
+            sn_prefetch(W + (size_t)b0 * sizeof(block_q4_K), wrb, i + SN_PF_ROWS, re,
+                        (size_t)nb * sizeof(block_q4_K));
             const float s = q4k_row(W + (size_t)i * wrb + (size_t)b0 * sizeof(block_q4_K), nb, a, &iv);
             Y[i] = b0 ? Y[i] + s : s;
         }
@@ -290,6 +288,17 @@ static void q6k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const u
 #define Q6KB_NX 8
 #define Q6KB_BLOCKS 4
 
+/* Y[c * ldy + i] = the sum of acc[c]'s lanes (b0 == 0) or Y[c * ldy + i] plus it, for c < nc. */
+INLINE void pkk_store(const __m512 *acc, int nc, float *Y, size_t ldy, int i, int b0)
+{
+    UNROLL
+    for (int c = 0; c < nc; c++) {
+        const float s = _mm512_reduce_add_ps(acc[c]);
+        float *y = Y + (size_t)c * ldy + (size_t)i;
+        *y = b0 ? *y + s : s;
+    }
+}
+
 /* Rows [rb, re) over groups [0, ng) of the chunk at block b0: Y[c * ldy + i] (+)= the dot
  * products with the nc laid-out activation rows a[c]. */
 INLINE void q4kb_rows(int nc, const uint8_t *W, size_t wrb, int rb, int re, int ng,
@@ -324,12 +333,7 @@ INLINE void q4kb_rows(int nc, const uint8_t *W, size_t wrb, int rb, int re, int 
             for (int c = 0; c < nc; c++)
                 acc[c] = q4k_finish(&sc, slo[c], shi[c], &a[c][G], iv, acc[c]);
         }
-        UNROLL
-        for (int c = 0; c < nc; c++) {
-            const float s = _mm512_reduce_add_ps(acc[c]);
-            float *y = Y + (size_t)c * ldy + (size_t)i;
-            *y = b0 ? *y + s : s;
-        }
+        pkk_store(acc, nc, Y, ldy, i, b0);
     }
 }
 
@@ -372,12 +376,7 @@ INLINE void q6kb_rows(int nc, const uint8_t *W, size_t wrb, int rb, int re, int 
             for (int c = 0; c < nc; c++)
                 acc[c] = q6k_apply(&w, &a[c][b], acc[c]);
         }
-        UNROLL
-        for (int c = 0; c < nc; c++) {
-            const float s = _mm512_reduce_add_ps(acc[c]);
-            float *y = Y + (size_t)c * ldy + (size_t)i;
-            *y = b0 ? *y + s : s;
-        }
+        pkk_store(acc, nc, Y, ldy, i, b0);
     }
 }
 
