@@ -9,15 +9,18 @@
  * median of the repetitions is reported.
  *
  * Bandwidth: a streaming read, split over the same number of threads, of the model file's
- * own pages (mapped a second time: on a virtual machine two buffers can differ by half in
- * read rate with where their pages lie) and of a buffer of huge pages of the same size (the
- * kind of memory the packed weights live in; for a file under four times the last-level
- * cache only that buffer, of that size, at least 256 MiB): the faster of the two, each the
- * median of three passes, taken right before each of r further decode runs, after all timed runs
- * (so that a buffer does not count in the peak RSS): a reading and the run after it see the
- * same state of a shared host. The decode bound of a run is bandwidth / (weight bytes
- * one token reads, cove_model_weight_bytes); bw_fraction = the median over the runs of
- * decode tok/s / that bound, bw_gbs the median reading.
+ * own pages (mapped a second time: the page-cache pages decoding reads for the tensors it
+ * does not lay out anew) and of a buffer of huge pages of the same size (the kind of memory
+ * the packed weights live in; for a file under four times the last-level cache only that
+ * buffer, of that size, at least 256 MiB), after all timed runs (so that a buffer does not
+ * count in the peak RSS). A shared host's read rate moves from one 3 ms pass to the next
+ * (17 to 73 GB/s seen on one machine, mostly 33 to 44), so a reading taken before a run of
+ * decoding says little about that run: r further decode runs each read BW_SLICE bytes of
+ * each buffer (the next slice, round robin) after every token, and each run's bandwidth is
+ * that of the faster buffer over its slices (bytes / seconds), its decode rate n / the
+ * seconds of its tokens alone. The decode bound of a run is bandwidth / (weight bytes one
+ * token reads, cove_model_weight_bytes); bw_fraction = the median over the runs of decode
+ * tok/s / that bound, bw_gbs the median bandwidth.
  *
  * Peak RSS: VmHWM of /proc/self/status (getrusage's ru_maxrss where that is missing).
  */
@@ -42,7 +45,9 @@
 #define MAX_THREAD_COUNTS 16
 #define MAX_REPS 101
 #define BW_MIN_BYTES (256u << 20)
-#define BW_PASSES 3
+/* Bytes of each buffer read after every decoded token: slices of 32 MiB read 5-15% slower
+ * than whole passes at the same time (each slice's start), slices of 128 MiB as fast. */
+#define BW_SLICE (128u << 20)
 
 typedef struct bench_opts {
     const char *model;
@@ -248,25 +253,39 @@ static void bw_free(bw_job *j)
     cove_free(j);
 }
 
-/* The median of BW_PASSES passes over buf (n bytes) in GB/s. */
-static double bw_passes(cove_pool *pool, bw_job *j, const uint8_t *buf, size_t n)
+/* Bytes and seconds read from each buffer (0: the pages, 1: the file) in one decode run. */
+typedef struct bw_tally {
+    double bytes[2], sec[2];
+    size_t next[2]; /* where the next slice starts */
+} bw_tally;
+
+/* The next slice (BW_SLICE bytes, the whole buffer when smaller) of each buffer, timed. */
+static void bw_slices(cove_pool *pool, bw_job *j, bw_tally *t)
 {
-    double gbs[BW_PASSES];
-    j->buf = buf;
-    for (int pass = 0; pass < BW_PASSES; pass++) {
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *buf = i ? j->file : j->pages;
+        const size_t n = i ? j->n_file : j->n_pages, len = n < BW_SLICE ? n : BW_SLICE;
+        if (!buf)
+            continue;
+        if (t->next[i] + len > n)
+            t->next[i] = 0;
+        j->buf = buf + t->next[i];
         double t0 = now_s();
-        cove_pool_parallel_for(pool, n / BW_BLOCK, bw_range, j);
-        gbs[pass] = (double)n / (now_s() - t0) / 1e9;
+        cove_pool_parallel_for(pool, len / BW_BLOCK, bw_range, j);
+        t->sec[i] += now_s() - t0;
+        t->bytes[i] += (double)len;
+        t->next[i] += len;
     }
-    return median(gbs, BW_PASSES);
 }
 
-/* Read bandwidth in GB/s with the threads of `pool`: the faster of the two buffers. */
-static double bw_read(cove_pool *pool, bw_job *j)
+/* Read bandwidth of a run in GB/s: the faster buffer. */
+static double bw_gbs(const bw_tally *t)
 {
-    double pages = bw_passes(pool, j, j->pages, j->n_pages);
-    double file = j->file ? bw_passes(pool, j, j->file, j->n_file) : 0;
-    return file > pages ? file : pages;
+    double best = 0;
+    for (int i = 0; i < 2; i++)
+        if (t->sec[i] > 0 && t->bytes[i] / t->sec[i] / 1e9 > best)
+            best = t->bytes[i] / t->sec[i] / 1e9;
+    return best;
 }
 
 /* ---- the model ---- */
@@ -346,11 +365,29 @@ static int bench_threads(const cove_model *m, const bench_opts *o, int threads,
     return 0;
 }
 
+/* n single-token decodes from an empty cache, each followed by a slice of each read
+ * buffer: the seconds of the decodes alone in *sec, the reads in t. */
+static int time_decode_read(cove_context *c, const int32_t *toks, long n, cove_pool *pool, bw_job *j,
+                            bw_tally *t, double *sec, cove_error *err)
+{
+    cove_context_seq_clear(c, 0);
+    *sec = 0;
+    for (long i = 0; i < n; i++) {
+        cove_batch b = {toks + i, NULL, NULL, 1, NULL};
+        double t0 = now_s();
+        if (cove_decode(c, &b, err) != COVE_OK)
+            return -1;
+        *sec += now_s() - t0;
+        bw_slices(pool, j, t);
+    }
+    return 0;
+}
+
 /*
  * The bandwidth of `threads` threads and the share of its decode bound reached, after every
- * timed run (the buffer would count in the peak RSS): r decode runs, each right after a
- * bandwidth reading, so that both see the same state of a shared host; the medians of the
- * readings and of the per-run fractions.
+ * timed run (the buffers would count in the peak RSS): one pass over both buffers (their
+ * pages faulted in) and a short decode to warm up, then r decode runs with the reads between
+ * their tokens; the medians of the runs' bandwidths and of their fractions.
  */
 static int bench_bandwidth(const cove_model *m, const bench_opts *o, const int32_t *toks,
                            bench_result *r)
@@ -369,14 +406,19 @@ static int bench_bandwidth(const cove_model *m, const bench_opts *o, const int32
                     cove_context_create(m, cp, &c, &err) != COVE_OK))
         rc = cli_fail(CMD, "%s", pool ? cove_error_msg(&err) : "out of memory");
     if (rc == 0) {
-        (void)bw_read(pool, j); /* warms the buffer's pages and the decode path */
+        for (int i = 0; i < 2; i++) {
+            j->buf = i ? j->file : j->pages;
+            if (j->buf)
+                cove_pool_parallel_for(pool, (i ? j->n_file : j->n_pages) / BW_BLOCK, bw_range, j);
+        }
         if (time_decode(c, toks, o->n < 4 ? o->n : 4, &sec, &err))
             rc = cli_fail(CMD, "%s", cove_error_msg(&err));
     }
     for (long i = 0; rc == 0 && i < o->r; i++) {
-        bw[i] = bw_read(pool, j);
-        if (time_decode(c, toks, o->n, &sec, &err))
+        bw_tally t = {{0, 0}, {0, 0}, {0, 0}};
+        if (time_decode_read(c, toks, o->n, pool, j, &t, &sec, &err))
             rc = cli_fail(CMD, "%s", cove_error_msg(&err));
+        bw[i] = bw_gbs(&t);
         frac[i] = (double)o->n / sec * bytes / (bw[i] * 1e9);
     }
     if (rc == 0) {
