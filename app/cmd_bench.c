@@ -15,9 +15,9 @@
  * buffer, of that size, at least 256 MiB), after all timed runs (so that a buffer does not
  * count in the peak RSS). A shared host's read rate moves from one 3 ms pass to the next
  * (17 to 73 GB/s seen on one machine, mostly 33 to 44), so a reading taken before a run of
- * decoding says little about that run: r further decode runs each read BW_SLICE bytes of
- * each buffer (the next slice, round robin) after every token, and each run's bandwidth is
- * that of the faster buffer over its slices (bytes / seconds), its decode rate n / the
+ * decoding says little about that run: r further decode runs read the next BW_SLICE bytes
+ * of one buffer, the two in turn, after every BW_EVERY-th token, and each run's bandwidth
+ * is that of the faster buffer over its slices (bytes / seconds), its decode rate n / the
  * seconds of its tokens alone. The decode bound of a run is bandwidth / (weight bytes one
  * token reads, cove_model_weight_bytes); bw_fraction = the median over the runs of decode
  * tok/s / that bound, bw_gbs the median bandwidth.
@@ -45,9 +45,12 @@
 #define MAX_THREAD_COUNTS 16
 #define MAX_REPS 101
 #define BW_MIN_BYTES (256u << 20)
-/* Bytes of each buffer read after every decoded token: slices of 32 MiB read 5-15% slower
- * than whole passes at the same time (each slice's start), slices of 128 MiB as fast. */
+/* Bytes of a read slice: slices of 32 MiB read 5-15% slower than whole passes at the same
+ * time (each slice's start), slices of 128 MiB as fast. */
 #define BW_SLICE (128u << 20)
+/* Tokens between two slices: a token right after a slice takes ~2% longer (what the read
+ * evicted), so the reads come after every BW_EVERY-th token only. */
+#define BW_EVERY 4
 
 typedef struct bench_opts {
     const char *model;
@@ -259,14 +262,12 @@ typedef struct bw_tally {
     size_t next[2]; /* where the next slice starts */
 } bw_tally;
 
-/* The next slice (BW_SLICE bytes, the whole buffer when smaller) of each buffer, timed. */
-static void bw_slices(cove_pool *pool, bw_job *j, bw_tally *t)
+/* The next slice (BW_SLICE bytes, the whole buffer when smaller) of buffer i, timed. */
+static void bw_slice(cove_pool *pool, bw_job *j, int i, bw_tally *t)
 {
-    for (int i = 0; i < 2; i++) {
-        const uint8_t *buf = i ? j->file : j->pages;
-        const size_t n = i ? j->n_file : j->n_pages, len = n < BW_SLICE ? n : BW_SLICE;
-        if (!buf)
-            continue;
+    const uint8_t *buf = i ? j->file : j->pages;
+    const size_t n = i ? j->n_file : j->n_pages, len = n < BW_SLICE ? n : BW_SLICE;
+    if (buf) {
         if (t->next[i] + len > n)
             t->next[i] = 0;
         j->buf = buf + t->next[i];
@@ -365,21 +366,26 @@ static int bench_threads(const cove_model *m, const bench_opts *o, int threads,
     return 0;
 }
 
-/* n single-token decodes from an empty cache, each followed by a slice of each read
- * buffer: the seconds of the decodes alone in *sec, the reads in t. */
+/* n single-token decodes from an empty cache, every BW_EVERY-th followed by a slice of one
+ * read buffer (the two in turn; at least one slice of each): the seconds of the decodes
+ * alone in *sec, the reads in t. */
 static int time_decode_read(cove_context *c, const int32_t *toks, long n, cove_pool *pool, bw_job *j,
                             bw_tally *t, double *sec, cove_error *err)
 {
     cove_context_seq_clear(c, 0);
     *sec = 0;
-    for (long i = 0; i < n; i++) {
+    for (long i = 0, k = 0; i < n; i++) {
         cove_batch b = {toks + i, NULL, NULL, 1, NULL};
         double t0 = now_s();
         if (cove_decode(c, &b, err) != COVE_OK)
             return -1;
         *sec += now_s() - t0;
-        bw_slices(pool, j, t);
+        if ((i + 1) % BW_EVERY == 0)
+            bw_slice(pool, j, j->file ? (int)(k++ % 2) : 0, t);
     }
+    for (int i = 0; i < 2; i++)
+        if (t->sec[i] == 0)
+            bw_slice(pool, j, i, t);
     return 0;
 }
 

@@ -6,6 +6,7 @@ usage: test_complete.py COVE MODELS_DIR   ($COVE_TEST_MODELS overrides MODELS_DI
 The golden output of stories260K is in models/README.md: greedy decoding from BOS,
 60 tokens. A missing model is a failure, not a skip.
 """
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +79,23 @@ r = run("tokenize", "-m", spm, "--raw", "<s>")
 check("tokenize --raw keeps special text plain", b" 1 " not in b" " + r.stdout, r.stdout)
 r = run("tokenize", "-m", spm)
 check("tokenize without text exits 2", r.returncode == 2, r.stderr)
+
+# cove bench: one object per thread count; the bandwidth bound is read between the decoded
+# tokens, so a run of a few tokens still has a reading of each buffer.
+r = run("bench", "-m", stories, "-p", "8", "-n", "6", "-r", "1", "-t", "1,2", "--json")
+check("bench exits 0", r.returncode == 0, r.stderr)
+try:
+    rows = json.loads(r.stdout)
+except ValueError:
+    rows = []
+check("bench: one object per thread count", [x.get("threads") for x in rows] == [1, 2], r.stdout)
+for x in rows:
+    check("bench: speeds and memory measured",
+          x["pp_tps"] > 0 and x["tg_tps"] > 0 and x["peak_rss_mb"] > 0, x)
+    check("bench: read bandwidth measured", 0.1 < x["bw_gbs"] < 10000, x)
+    check("bench: a fraction of the bound", 0 < x["bw_fraction"] < 100, x)  # >1 in cache
+r = run("bench", "-m", stories, "-r", "0")
+check("bench -r 0 exits 2", r.returncode == 2, r.stderr)
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
