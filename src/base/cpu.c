@@ -28,7 +28,7 @@
  */
 enum {
     F_SSE3, F_SSSE3, F_AVX, F_AVX2, F_FMA, F_F16C, F_AVX512F, F_AVX512BW, F_AVX512VL,
-    F_AVX512DQ, F_AVX512_VNNI, F_AVX512_BF16, F_AVX512_VBMI, F_AVX512_BITALG, F_AVX_VNNI,
+    F_AVX512DQ, F_AVX512_VNNI, F_AVX512_BF16, F_AVX512_VBMI, F_AVX512_BITALG, F_AVX_VNNI, F_GFNI,
     F_NEON, F_DOTPROD, F_FP16, F_I8MM, F_SVE, F_COUNT
 };
 
@@ -54,6 +54,7 @@ static const struct feature {
     [F_AVX512_VBMI] = {"avx512_vbmi", offsetof(cove_cpu_features, avx512_vbmi), {F_AVX512F, NONE}},
     [F_AVX512_BITALG] = {"avx512_bitalg", offsetof(cove_cpu_features, avx512_bitalg), {F_AVX512F, NONE}},
     [F_AVX_VNNI] = {"avx_vnni", offsetof(cove_cpu_features, avx_vnni), {F_AVX2, NONE}},
+    [F_GFNI] = {"gfni", offsetof(cove_cpu_features, gfni), {F_SSSE3, NONE}},
     [F_NEON] = {"neon", offsetof(cove_cpu_features, neon), {NONE, NONE}},
     [F_DOTPROD] = {"dotprod", offsetof(cove_cpu_features, dotprod), {F_NEON, NONE}},
     [F_FP16] = {"fp16", offsetof(cove_cpu_features, fp16), {F_NEON, NONE}},
@@ -112,6 +113,7 @@ static void probe_arch(cove_cpu_features *f)
     f->avx512_vnni = os_avx512 && BIT(c, 11);
     f->avx512_vbmi = os_avx512 && BIT(c, 1);
     f->avx512_bitalg = os_avx512 && BIT(c, 12);
+    f->gfni = BIT(c, 8) && f->ssse3;
     if (max_sub < 1)
         return;
     __cpuid_count(7, 1, a, b, c, d);

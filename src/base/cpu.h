@@ -31,7 +31,7 @@ typedef struct cove_cpu_features {
     /* x86-64 */
     bool sse3, ssse3, avx, avx2, fma, f16c;
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512_vnni, avx512_bf16, avx512_vbmi, avx512_bitalg;
-    bool avx_vnni;
+    bool avx_vnni, gfni;
 
     /* aarch64 */
     bool neon, dotprod, fp16, i8mm, sve;

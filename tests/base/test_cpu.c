@@ -68,7 +68,7 @@ static int count_features(const cove_cpu_features *f)
     const bool *flags[] = {&f->sse3, &f->ssse3, &f->avx, &f->avx2, &f->fma, &f->f16c,
                            &f->avx512f, &f->avx512bw, &f->avx512vl, &f->avx512dq,
                            &f->avx512_vnni, &f->avx512_bf16, &f->avx512_vbmi, &f->avx512_bitalg,
-                           &f->avx_vnni, &f->neon,
+                           &f->avx_vnni, &f->gfni, &f->neon,
                            &f->dotprod, &f->fp16, &f->i8mm, &f->sve};
     int n = 0;
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)

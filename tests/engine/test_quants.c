@@ -621,16 +621,19 @@ static void packed_rows_case(enum cove_ggml_type t, int k)
         cove_quant_packed_to_f32(t, pw + (size_t)r * wrb, b, k);
         CHECK_MSG(memcmp(a, b, (size_t)k * sizeof *a) == 0, "%s k=%d row %d: to_f32", name, k, r);
     }
-    const cove_quant_ops *ops = cove_quant_ops_packed(t);
-    for (int nx = 1; ops && nx <= 17 && !test_failed_now(); nx += nx < 2 ? 1 : 5) {
-        gemm_case h;
-        gemm_case_init(&h, cove_quant_ops_get(t), nr, nx, k);
-        CHECK(cove_quant_pack_rows(t, h.w, wrb, nr, k) == 1);
-        CHECK(ops->packed == 1 && ops->type == t);
-        int bad = gemm_case_check(&h, ops, 0, nr);
-        bad = bad || gemm_case_check(&h, ops, 1, nr - 2);
-        CHECK_MSG(!bad, "packed %s k=%d nx=%d", name, k, nx);
-        gemm_case_free(&h);
+    CHECK(cove_quant_ops_packed(t) == cove_quant_ops_packed_for_level(t, cove_quant_best_level()));
+    for (int l = 0; l < COVE_KLEVEL_COUNT; l++) { /* every level's kernels (avx512vbmi: GFNI) */
+        const cove_quant_ops *ops = cove_quant_ops_packed_for_level(t, (enum cove_klevel)l);
+        for (int nx = 1; ops && nx <= 17 && !test_failed_now(); nx += nx < 2 ? 1 : 5) {
+            gemm_case h;
+            gemm_case_init(&h, cove_quant_ops_get(t), nr, nx, k);
+            CHECK(cove_quant_pack_rows(t, h.w, wrb, nr, k) == 1);
+            CHECK(ops->packed == 1 && ops->type == t && ops->level == (enum cove_klevel)l);
+            int bad = gemm_case_check(&h, ops, 0, nr);
+            bad = bad || gemm_case_check(&h, ops, 1, nr - 2);
+            CHECK_MSG(!bad, "packed %s k=%d nx=%d level %s", name, k, nx, cove_klevel_name(ops->level));
+            gemm_case_free(&h);
+        }
     }
     cove_free(pw), cove_free(back), cove_free(a), cove_free(b);
     gemm_case_free(&g);

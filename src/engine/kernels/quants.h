@@ -137,6 +137,9 @@ int cove_quant_packable(enum cove_ggml_type t);
  */
 const cove_quant_ops *cove_quant_ops_packed(enum cove_ggml_type t);
 
+/* The table for packed rows of type t at `level` (tests run every level's), or NULL. */
+const cove_quant_ops *cove_quant_ops_packed_for_level(enum cove_ggml_type t, enum cove_klevel level);
+
 /*
  * Pack `rows` rows of k elements of type t at W (wrb bytes apart) in place. Returns 0 (and
  * writes nothing) when t has no packed layout or k is not a whole number of blocks.

@@ -44,13 +44,18 @@ static void fill_level(enum cove_klevel level, void (*const *fills)(cove_quant_o
 
 #if defined(__x86_64__)
 /* The packed kernels of an avx512 level and its packed tables: its tables with `packed` set,
- * for the types it has kernels for. */
-static void fill_packed(enum cove_klevel level)
+ * for the types it has kernels for; gfni: the Q4_K / Q6_K kernels built with GFNI. */
+static void fill_packed(enum cove_klevel level, bool gfni)
 {
     cove_quants_avx512_packed_fill(packed_gemv[level]);
-    cove_quants_avx512_packedk_fill(packed_gemv[level]);
     cove_quants_avx512_packed_batch_fill(packed_batch[level]);
-    cove_quants_avx512_packedk_batch_fill(packed_batch[level]);
+    if (gfni) {
+        cove_quants_avx512_packedk_fill_gfni(packed_gemv[level]);
+        cove_quants_avx512_packedk_batch_fill_gfni(packed_batch[level]);
+    } else {
+        cove_quants_avx512_packedk_fill(packed_gemv[level]);
+        cove_quants_avx512_packedk_batch_fill(packed_batch[level]);
+    }
     for (int t = 0; t < COVE_TYPE_COUNT; t++)
         if (packed_gemv[level][t] && packed_batch[level][t]) {
             packed_tables[level][t] = tables[level][t];
@@ -74,12 +79,12 @@ static void tables_init(void)
     if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->avx512_vnni) {
         fill_level(COVE_KLEVEL_AVX512, avx512, 2);
         cove_quants_avx512_batch_fill(batch_tables[COVE_KLEVEL_AVX512]);
-        fill_packed(COVE_KLEVEL_AVX512);
+        fill_packed(COVE_KLEVEL_AVX512, false);
         if (f->avx512_vbmi && f->avx512_bitalg) {
             fill_level(COVE_KLEVEL_AVX512VBMI, avx512, 2);
             cove_quants_avx512_batch_fill(batch_tables[COVE_KLEVEL_AVX512VBMI]);
             cove_quants_avx512vbmi_gemv_fill(gemv_tables[COVE_KLEVEL_AVX512VBMI]);
-            fill_packed(COVE_KLEVEL_AVX512VBMI);
+            fill_packed(COVE_KLEVEL_AVX512VBMI, f->gfni);
         }
     }
 #elif defined(__aarch64__)
@@ -112,12 +117,19 @@ const cove_quant_ops *cove_quant_ops_get(enum cove_ggml_type t)
     return cove_quant_ops_for_level(t, best_level);
 }
 
+const cove_quant_ops *cove_quant_ops_packed_for_level(enum cove_ggml_type t, enum cove_klevel level)
+{
+    pthread_once(&tables_once, tables_init);
+    if ((unsigned)t >= COVE_TYPE_COUNT || (unsigned)level >= COVE_KLEVEL_COUNT ||
+        !packed_tables[level][t].block_size)
+        return NULL;
+    return &packed_tables[level][t];
+}
+
 const cove_quant_ops *cove_quant_ops_packed(enum cove_ggml_type t)
 {
     pthread_once(&tables_once, tables_init);
-    if ((unsigned)t >= COVE_TYPE_COUNT || !packed_tables[best_level][t].block_size)
-        return NULL;
-    return &packed_tables[best_level][t];
+    return cove_quant_ops_packed_for_level(t, best_level);
 }
 
 const cove_quant_ops *cove_quant_ops_ref(enum cove_ggml_type t)

@@ -19,12 +19,25 @@
  * blocks of a Q4_K row after its last whole group are in the file's layout and go through
  * kdot, right after the row's groups. A row's arithmetic does not depend on its neighbours or on the row range, so any split
  * of the rows between threads gives the same Y.
+ *
+ * quants_packk_gfni.c builds this file again with PACKK_GFNI (for CPUs with GFNI, the
+ * avx512vbmi level): the high nibbles of a Q4_K vector come out of one gf2p8affineqb (a bit
+ * matrix that moves bits 4-7 of each byte to 0-3) instead of a shift and an and (one thread,
+ * in cache, rows of 2048: 1.83 -> 1.60-1.71 ns per 128 elements). The results are the same.
  */
 #if defined(__x86_64__)
 
 #include <stddef.h>
 
 #include "engine/kernels/quants_x86.h"
+
+#if defined(PACKK_GFNI)
+#define PACKK(name) name##_gfni
+#define HI_NIBBLE(P, m4) _mm512_gf2p8affine_epi64_epi8((P), _mm512_set1_epi64(0x1020408000000000LL), 0)
+#else
+#define PACKK(name) name
+#define HI_NIBBLE(P, m4) _mm512_and_si512(_mm512_srli_epi16((P), 4), (m4))
+#endif
 
 #define PKK_KMAX 8192 /* elements of activation laid out at a time (L1-sized) */
 #define PKK_BLOCKS (PKK_KMAX / QK_K)
@@ -113,7 +126,7 @@ INLINE __m512 q4k_group(const uint8_t *p, const q4k_grp *a, const q4k_iv *iv, __
     for (int v = 0; v < 8; v++) {
         __m512i P = _mm512_loadu_si512((const void *)(p + 64 * v));
         LOAD_ONCE(P);
-        const __m512i lo = _mm512_and_si512(P, m4), hi = _mm512_and_si512(_mm512_srli_epi16(P, 4), m4);
+        const __m512i lo = _mm512_and_si512(P, m4), hi = HI_NIBBLE(P, m4);
         s[v & 1] = _mm512_dpbusd_epi32(s[v & 1], lo, _mm512_load_si512(a->y[v]));
         s[2 + (v & 1)] = _mm512_dpbusd_epi32(s[2 + (v & 1)], hi, _mm512_load_si512(a->y[8 + v]));
     }
@@ -338,7 +351,7 @@ INLINE void q4kb_rows(int nc, const uint8_t *W, size_t wrb, int rb, int re, int 
             for (int v = 0; v < 8; v++) {
                 __m512i P = _mm512_loadu_si512((const void *)(p + 64 * v));
                 LOAD_ONCE(P);
-                const __m512i lo = _mm512_and_si512(P, m4), hi = _mm512_and_si512(_mm512_srli_epi16(P, 4), m4);
+                const __m512i lo = _mm512_and_si512(P, m4), hi = HI_NIBBLE(P, m4);
                 UNROLL
                 for (int c = 0; c < nc; c++) {
                     slo[c] = _mm512_dpbusd_epi32(slo[c], lo, _mm512_load_si512(a[c][G].y[v]));
@@ -423,7 +436,7 @@ static void q6_K_pkb(int k, const uint8_t *W, size_t wrb, int rb, int re, const 
     }
 }
 
-void cove_quants_avx512_packedk_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
+void PACKK(cove_quants_avx512_packedk_batch_fill)(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
 {
     fns[COVE_TYPE_Q4_K] = q4_K_pkb;
     fns[COVE_TYPE_Q6_K] = q6_K_pkb;
@@ -445,7 +458,7 @@ static void q6_K_packed(int k, const uint8_t *W, size_t wrb, int rb, int re, con
     q6k_run(k, W, wrb, rb, re, Xq, Y);
 }
 
-void cove_quants_avx512_packedk_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
+void PACKK(cove_quants_avx512_packedk_fill)(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
 {
     fns[COVE_TYPE_Q4_K] = q4_K_packed;
     fns[COVE_TYPE_Q6_K] = q6_K_packed;
