@@ -182,7 +182,10 @@ static void q4k_tail(int nb_all, const uint8_t *W, size_t wrb, int rb, int re, c
  * The tail blocks of a row go right after its last groups, in the same pass: a second pass
  * over the rows for them read each row's end long after its start, out of the hardware
  * prefetcher's stream (rows of 2560, two threads, bench_kernels: decode from RAM 22 -> 35
- * GB/s, 57% -> 86% of the read rate).
+ * GB/s, 57% -> 86% of the read rate). No software prefetch: the row two ahead, prefetched
+ * at each row's start, cost more than it brought once the tails were in the same pass (two
+ * threads, from RAM: rows of 8192 22-32 -> 36-40 GB/s, in cache 60-70 -> 81-98; rows of
+ * 2048 and 4096 a few percent; one thread no worse).
  */
 static void q4k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, float *Y)
 {
@@ -192,14 +195,9 @@ static void q4k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const u
     q4k_grp a[Q4K_GROUPS];
     for (int b0 = 0; b0 < whole; b0 += PKK_BLOCKS) {
         const int nb = whole - b0 < PKK_BLOCKS ? whole - b0 : PKK_BLOCKS, last = b0 + nb == whole;
-        const size_t pf = (size_t)(last ? nb_all - b0 : nb) * sizeof(block_q4_K);
         q4k_prepare(yb + b0, nb, a);
         for (int i = rb; i < re; i++) {
             const uint8_t *wr = W + (size_t)i * wrb;
-            /* the chunk of the row SN_PF_ROWS ahead: one thread alone keeps too few reads in
-             * flight while it computes (one thread from RAM, bench_kernels: 16.4 -> 20.3 GB/s;
-             * packed Q5_0 rows of 960 lost 7% with the same, so only here) */
-            sn_prefetch(W + (size_t)b0 * sizeof(block_q4_K), wrb, i + SN_PF_ROWS, re, pf);
             float s = q4k_row(wr + (size_t)b0 * sizeof(block_q4_K), nb, a, &iv);
             s = b0 ? Y[i] + s : s;
             Y[i] = last && whole < nb_all ? s + q4k_tail_dot(nb_all, whole, wr, yb) : s;
