@@ -44,15 +44,17 @@ static void fill_level(enum cove_klevel level, void (*const *fills)(cove_quant_o
 
 #if defined(__x86_64__)
 /* The packed kernels of an avx512 level and its packed tables: its tables with `packed` set,
- * for the types it has kernels for; gfni: the Q4_K / Q6_K kernels built with GFNI. */
+ * for the types it has kernels for; gfni: the kernels built with GFNI. */
 static void fill_packed(enum cove_klevel level, bool gfni)
 {
-    cove_quants_avx512_packed_fill(packed_gemv[level]);
-    cove_quants_avx512_packed_batch_fill(packed_batch[level]);
     if (gfni) {
+        cove_quants_avx512_packed_fill_gfni(packed_gemv[level]);
+        cove_quants_avx512_packed_batch_fill_gfni(packed_batch[level]);
         cove_quants_avx512_packedk_fill_gfni(packed_gemv[level]);
         cove_quants_avx512_packedk_batch_fill_gfni(packed_batch[level]);
     } else {
+        cove_quants_avx512_packed_fill(packed_gemv[level]);
+        cove_quants_avx512_packed_batch_fill(packed_batch[level]);
         cove_quants_avx512_packedk_fill(packed_gemv[level]);
         cove_quants_avx512_packedk_batch_fill(packed_batch[level]);
     }

@@ -361,7 +361,9 @@ void cove_quants_avx512_packed_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUN
 /* Decode and batches over packed Q4_K and Q6_K rows (quants_packk.c; quants_packk_avx512.c). */
 void cove_quants_avx512_packedk_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 void cove_quants_avx512_packedk_batch_fill(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
-/* The same built with GFNI (quants_packk_gfni.c): for CPUs that have it. */
+/* The same built with GFNI (quants_pack_gfni.c, quants_packk_gfni.c): for CPUs that have it. */
+void cove_quants_avx512_packed_fill_gfni(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
+void cove_quants_avx512_packed_batch_fill_gfni(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 void cove_quants_avx512_packedk_fill_gfni(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 void cove_quants_avx512_packedk_batch_fill_gfni(cove_quant_batch_fn fns[COVE_TYPE_COUNT]);
 

@@ -33,7 +33,7 @@
 
 #if defined(PACKK_GFNI)
 #define PACKK(name) name##_gfni
-#define HI_NIBBLE(P, m4) _mm512_gf2p8affine_epi64_epi8((P), _mm512_set1_epi64(0x1020408000000000LL), 0)
+#define HI_NIBBLE(P, m4) HI_NIBBLE_GFNI(P)
 #else
 #define PACKK(name) name
 #define HI_NIBBLE(P, m4) _mm512_and_si512(_mm512_srli_epi16((P), 4), (m4))

@@ -35,6 +35,13 @@
 #define LOAD_ONCE(v) __asm__("" : "+v"(v))
 
 /*
+ * The high nibble of every byte of P, zero-extended, by one gf2p8affineqb (files built with
+ * -mgfni only): the bit matrix's byte 7 - i selects the input bit that becomes output bit i,
+ * here bit i + 4 for i < 4 and none above.
+ */
+#define HI_NIBBLE_GFNI(P) _mm512_gf2p8affine_epi64_epi8((P), _mm512_set1_epi64(0x1020408000000000LL), 0)
+
+/*
  * CALL(n) with the constant n equal to nc (1 .. 8 or 1 .. 4; more: the largest), so that a
  * kernel's register arrays over its activation rows are sized at compile time.
  */
