@@ -6,6 +6,7 @@
  * so rows of any length stay in vector registers.
  */
 #include "engine/kernels/kernels_int.h"
+#include "engine/kernels/hsum512.h"
 
 #if defined(__x86_64__) && defined(__AVX512F__)
 #include <immintrin.h>
@@ -202,23 +203,6 @@ static inline ALWAYS_INLINE void gemm_tiles(const int RM, const int NV, int64_t 
     }
 }
 
-/* Sums of 16 vectors, one per lane, in order: three rounds of pairwise shuffles and adds. */
-static __m512 hsum16(__m512 v[16])
-{
-    __m512 x[8], w[4];
-    for (int i = 0; i < 8; i++) /* lane: [a0+a2, b0+b2, a1+a3, b1+b3] of v[2i], v[2i+1] */
-        x[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
-                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-    for (int i = 0; i < 4; i++) { /* lane: [a, b, c, d] sums of that lane of v[4i..4i+3] */
-        __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(x[2 * i]), _mm512_castps_pd(x[2 * i + 1]));
-        __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(x[2 * i]), _mm512_castps_pd(x[2 * i + 1]));
-        w[i] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
-    }
-    __m512 a01 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xdd));
-    __m512 a23 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88), _mm512_shuffle_f32x4(w[2], w[3], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(a01, a23, 0x88), _mm512_shuffle_f32x4(a01, a23, 0xdd));
-}
-
 #define NN_FEW 4    /* at most this many columns: dot products instead of lanes of columns */
 #define NN_KMAX 512 /* and k up to this */
 
@@ -245,7 +229,7 @@ static void nn_few(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                     acc[i] = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(mk, a + (i0 + i) * lda + l), acc[i]);
             }
             float s[16];
-            _mm512_storeu_ps(s, hsum16(acc));
+            _mm512_storeu_ps(s, hsum16_ps(acc));
             for (int i = 0; i < rows; i++)
                 c[(i0 + i) * ldc + q] = s[i];
         }
