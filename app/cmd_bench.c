@@ -262,11 +262,19 @@ typedef struct bw_tally {
     size_t next[2]; /* where the next slice starts */
 } bw_tally;
 
+/* Buffer i (0: the pages, 1: the file; NULL when there is no file) and its bytes in *n. */
+static const uint8_t *bw_buffer(const bw_job *j, int i, size_t *n)
+{
+    *n = i ? j->n_file : j->n_pages;
+    return i ? j->file : j->pages;
+}
+
 /* The next slice (BW_SLICE bytes, the whole buffer when smaller) of buffer i, timed. */
 static void bw_slice(cove_pool *pool, bw_job *j, int i, bw_tally *t)
 {
-    const uint8_t *buf = i ? j->file : j->pages;
-    const size_t n = i ? j->n_file : j->n_pages, len = n < BW_SLICE ? n : BW_SLICE;
+    size_t n;
+    const uint8_t *buf = bw_buffer(j, i, &n);
+    const size_t len = n < BW_SLICE ? n : BW_SLICE;
     if (buf) {
         if (t->next[i] + len > n)
             t->next[i] = 0;
@@ -311,18 +319,33 @@ static int time_prefill(cove_context *c, const int32_t *toks, long p, double *se
     return st == COVE_OK ? 0 : -1;
 }
 
+/* n single-token decodes from an empty cache; with t, every BW_EVERY-th followed by a slice
+ * of one read buffer (the two in turn; at least one slice of each) into t. *sec: the seconds
+ * of the decodes alone. */
+static int time_decode_read(cove_context *c, const int32_t *toks, long n, cove_pool *pool, bw_job *j,
+                            bw_tally *t, double *sec, cove_error *err)
+{
+    cove_context_seq_clear(c, 0);
+    *sec = 0;
+    for (long i = 0, k = 0; i < n; i++) {
+        cove_batch b = {toks + i, NULL, NULL, 1, NULL};
+        double t0 = now_s();
+        if (cove_decode(c, &b, err) != COVE_OK)
+            return -1;
+        *sec += now_s() - t0;
+        if (t && (i + 1) % BW_EVERY == 0)
+            bw_slice(pool, j, j->file ? (int)(k++ % 2) : 0, t);
+    }
+    for (int i = 0; t && i < 2; i++)
+        if (t->sec[i] == 0)
+            bw_slice(pool, j, i, t);
+    return 0;
+}
+
 /* Seconds of n single-token decodes from an empty cache. */
 static int time_decode(cove_context *c, const int32_t *toks, long n, double *sec, cove_error *err)
 {
-    cove_context_seq_clear(c, 0);
-    double t0 = now_s();
-    for (long i = 0; i < n; i++) {
-        cove_batch b = {toks + i, NULL, NULL, 1, NULL};
-        if (cove_decode(c, &b, err) != COVE_OK)
-            return -1;
-    }
-    *sec = now_s() - t0;
-    return 0;
+    return time_decode_read(c, toks, n, NULL, NULL, NULL, sec, err);
 }
 
 static int run_reps(cove_context *c, const bench_opts *o, const int32_t *toks, bench_result *r)
@@ -366,29 +389,6 @@ static int bench_threads(const cove_model *m, const bench_opts *o, int threads,
     return 0;
 }
 
-/* n single-token decodes from an empty cache, every BW_EVERY-th followed by a slice of one
- * read buffer (the two in turn; at least one slice of each): the seconds of the decodes
- * alone in *sec, the reads in t. */
-static int time_decode_read(cove_context *c, const int32_t *toks, long n, cove_pool *pool, bw_job *j,
-                            bw_tally *t, double *sec, cove_error *err)
-{
-    cove_context_seq_clear(c, 0);
-    *sec = 0;
-    for (long i = 0, k = 0; i < n; i++) {
-        cove_batch b = {toks + i, NULL, NULL, 1, NULL};
-        double t0 = now_s();
-        if (cove_decode(c, &b, err) != COVE_OK)
-            return -1;
-        *sec += now_s() - t0;
-        if ((i + 1) % BW_EVERY == 0)
-            bw_slice(pool, j, j->file ? (int)(k++ % 2) : 0, t);
-    }
-    for (int i = 0; i < 2; i++)
-        if (t->sec[i] == 0)
-            bw_slice(pool, j, i, t);
-    return 0;
-}
-
 /*
  * The bandwidth of `threads` threads and the share of its decode bound reached, after every
  * timed run (the buffers would count in the peak RSS): one pass over both buffers (their
@@ -413,9 +413,9 @@ static int bench_bandwidth(const cove_model *m, const bench_opts *o, const int32
         rc = cli_fail(CMD, "%s", pool ? cove_error_msg(&err) : "out of memory");
     if (rc == 0) {
         for (int i = 0; i < 2; i++) {
-            j->buf = i ? j->file : j->pages;
-            if (j->buf)
-                cove_pool_parallel_for(pool, (i ? j->n_file : j->n_pages) / BW_BLOCK, bw_range, j);
+            size_t n;
+            if ((j->buf = bw_buffer(j, i, &n)) != NULL)
+                cove_pool_parallel_for(pool, n / BW_BLOCK, bw_range, j);
         }
         if (time_decode(c, toks, o->n < 4 ? o->n : 4, &sec, &err))
             rc = cli_fail(CMD, "%s", cove_error_msg(&err));

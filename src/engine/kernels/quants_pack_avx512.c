@@ -13,7 +13,7 @@
  * filled up with zeros. The activation side is laid out once per call, PK_KMAX elements at a
  * time, and serves every row of the call. A row's arithmetic does not depend on its neighbours or
  * on the row range, so any split of the rows between threads gives the same Y.
- * quants_pack_gfni.c builds this file again with PACK_GFNI: the high nibbles by one
+ * quants_pack_gfni.c builds this file again with -mgfni: the high nibbles by one
  * gf2p8affineqb (one thread, in cache, rows of 960: Q5_0 2.77 -> 2.71, Q4_0 2.18 -> 2.12 ns
  * per 128 elements); the same results.
  */
@@ -23,14 +23,6 @@
 
 #include "engine/kernels/hsum512.h"
 #include "engine/kernels/quants_x86.h"
-
-#if defined(PACK_GFNI) /* quants_pack_gfni.c: the high nibbles by GFNI (quants_packk_avx512.c) */
-#define PACK(name) name##_gfni
-#define HI_NIBBLE(P, m4) HI_NIBBLE_GFNI(P)
-#else
-#define PACK(name) name
-#define HI_NIBBLE(P, m4) _mm512_and_si512(_mm512_srli_epi16((P), 4), (m4))
-#endif
 
 #define PK_KMAX 4096 /* elements of activation laid out at a time (L1-sized) */
 #define PK_QUADS (PK_KMAX / 128)
@@ -217,7 +209,7 @@ INLINE void pk_run(enum cove_ggml_type t, int k, const uint8_t *W, size_t wrb, i
     }
 }
 
-DECODE32_FILL(PACK(cove_quants_avx512_packed_fill), pk_run)
+DECODE32_FILL(GFNI_NAME(cove_quants_avx512_packed_fill), pk_run)
 
 /*
  * Batches over packed rows (several activation rows: prefill, several sequences): each group
@@ -292,7 +284,7 @@ PKB_ONE(q5_0, COVE_TYPE_Q5_0)
 PKB_ONE(q5_1, COVE_TYPE_Q5_1)
 PKB_ONE(q8_0, COVE_TYPE_Q8_0)
 
-void PACK(cove_quants_avx512_packed_batch_fill)(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
+void GFNI_NAME(cove_quants_avx512_packed_batch_fill)(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
 {
     fns[COVE_TYPE_Q4_0] = q4_0_pkb, fns[COVE_TYPE_Q4_1] = q4_1_pkb, fns[COVE_TYPE_Q5_0] = q5_0_pkb;
     fns[COVE_TYPE_Q5_1] = q5_1_pkb, fns[COVE_TYPE_Q8_0] = q8_0_pkb;

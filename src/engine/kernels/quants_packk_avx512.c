@@ -17,10 +17,10 @@
  * The activations (Q8_K) are laid out once per call, PKK_KMAX elements at a time, in the
  * order of the weights' lanes, with the pairs' sums; they serve every row of the call. The
  * blocks of a Q4_K row after its last whole group are in the file's layout and go through
- * kdot, right after the row's groups. A row's arithmetic does not depend on its neighbours or on the row range, so any split
- * of the rows between threads gives the same Y.
+ * kdot, right after the row's groups. A row's arithmetic does not depend on its neighbours
+ * or on the row range, so any split of the rows between threads gives the same Y.
  *
- * quants_packk_gfni.c builds this file again with PACKK_GFNI (for CPUs with GFNI, the
+ * quants_packk_gfni.c builds this file again with -mgfni (for CPUs with GFNI, the
  * avx512vbmi level): the high nibbles of a Q4_K vector come out of one gf2p8affineqb (a bit
  * matrix that moves bits 4-7 of each byte to 0-3) instead of a shift and an and (one thread,
  * in cache, rows of 2048: 1.83 -> 1.60-1.71 ns per 128 elements). The results are the same.
@@ -30,14 +30,6 @@
 #include <stddef.h>
 
 #include "engine/kernels/quants_x86.h"
-
-#if defined(PACKK_GFNI)
-#define PACKK(name) name##_gfni
-#define HI_NIBBLE(P, m4) HI_NIBBLE_GFNI(P)
-#else
-#define PACKK(name) name
-#define HI_NIBBLE(P, m4) _mm512_and_si512(_mm512_srli_epi16((P), 4), (m4))
-#endif
 
 #define PKK_KMAX 8192 /* elements of activation laid out at a time (L1-sized) */
 #define PKK_BLOCKS (PKK_KMAX / QK_K)
@@ -384,7 +376,7 @@ static void q4_K_pkb(int k, const uint8_t *W, size_t wrb, int rb, int re, const 
             const int nb = whole - b0 < Q4KB_GROUPS * Q4K_G ? whole - b0 : Q4KB_GROUPS * Q4K_G;
             const block_q8_K *const *t = b0 + nb == whole && whole < nb_all ? yt : NULL;
             for (int c = 0; c < nc; c++)
-                q4k_prepare((const block_q8_K *)(const void *)(Xq + (size_t)(j0 + c) * xrb) + b0, nb, a[c]);
+                q4k_prepare(yt[c] + b0, nb, a[c]);
             const q4k_grp(*ca)[Q4KB_GROUPS] = (const q4k_grp(*)[Q4KB_GROUPS])a;
 #define CALL(n) q4kb_rows(n, W, wrb, rb, re, nb / Q4K_G, ca, b0, Yj, ldy, &iv, t, nb_all)
             NC_SWITCH4(nc, CALL)
@@ -434,7 +426,7 @@ static void q6_K_pkb(int k, const uint8_t *W, size_t wrb, int rb, int re, const 
     }
 }
 
-void PACKK(cove_quants_avx512_packedk_batch_fill)(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
+void GFNI_NAME(cove_quants_avx512_packedk_batch_fill)(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
 {
     fns[COVE_TYPE_Q4_K] = q4_K_pkb;
     fns[COVE_TYPE_Q6_K] = q6_K_pkb;
@@ -456,7 +448,7 @@ static void q6_K_packed(int k, const uint8_t *W, size_t wrb, int rb, int re, con
     q6k_run(k, W, wrb, rb, re, Xq, Y);
 }
 
-void PACKK(cove_quants_avx512_packedk_fill)(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
+void GFNI_NAME(cove_quants_avx512_packedk_fill)(cove_quant_batch_fn fns[COVE_TYPE_COUNT])
 {
     fns[COVE_TYPE_Q4_K] = q4_K_packed;
     fns[COVE_TYPE_Q6_K] = q6_K_packed;

@@ -35,11 +35,19 @@
 #define LOAD_ONCE(v) __asm__("" : "+v"(v))
 
 /*
- * The high nibble of every byte of P, zero-extended, by one gf2p8affineqb (files built with
- * -mgfni only): the bit matrix's byte 7 - i selects the input bit that becomes output bit i,
- * here bit i + 4 for i < 4 and none above.
+ * The high nibble of every byte of P (m4: 0x0f in every byte), zero-extended. In a file built
+ * with -mgfni (quants_pack_gfni.c, quants_packk_gfni.c) one gf2p8affineqb: the bit matrix's
+ * byte 7 - i selects the input bit that becomes output bit i, here bit i + 4 for i < 4 and
+ * none above; else a shift and an and. GFNI_NAME(name): a function's name in such a build
+ * (name_gfni), so that both builds link into one library.
  */
-#define HI_NIBBLE_GFNI(P) _mm512_gf2p8affine_epi64_epi8((P), _mm512_set1_epi64(0x1020408000000000LL), 0)
+#if defined(__GFNI__)
+#define HI_NIBBLE(P, m4) _mm512_gf2p8affine_epi64_epi8((P), _mm512_set1_epi64(0x1020408000000000LL), 0)
+#define GFNI_NAME(name) name##_gfni
+#else
+#define HI_NIBBLE(P, m4) _mm512_and_si512(_mm512_srli_epi16((P), 4), (m4))
+#define GFNI_NAME(name) name
+#endif
 
 /*
  * CALL(n) with the constant n equal to nc (1 .. 8 or 1 .. 4; more: the largest), so that a
