@@ -174,22 +174,34 @@ static void q4k_tail(int nb_all, const uint8_t *W, size_t wrb, int rb, int re, c
  * The tail blocks of a row go right after its last groups, in the same pass: a second pass
  * over the rows for them read each row's end long after its start, out of the hardware
  * prefetcher's stream (rows of 2560, two threads, bench_kernels: decode from RAM 22 -> 35
- * GB/s, 57% -> 86% of the read rate). No software prefetch: the row two ahead, prefetched
- * at each row's start, cost more than it brought once the tails were in the same pass (two
- * threads, from RAM: rows of 8192 22-32 -> 36-40 GB/s, in cache 60-70 -> 81-98; rows of
- * 2048 and 4096 a few percent; one thread no worse).
+ * GB/s, 57% -> 86% of the read rate). Rows with tail blocks, whose kdot is slower per byte
+ * than the groups (in cache 60 GB/s at 2560 against 87 at 2048, two threads), take the L2
+ * prefetch of quants_x86.h (from RAM, medians of 5 runs: 34.4 -> 40.2 GB/s, 80% -> 93% of the
+ * read rate); rows of whole groups do without it (rows of 2048: 39.5 -> 34.1, 8192: 41.4 ->
+ * 30.7; their prefetches cost load slots the faster arithmetic needs: in cache 87 -> 81 and
+ * 99 -> 71). Neither takes the prefetch of the row two ahead into L1 tried before (two
+ * threads, from RAM: rows of 8192 22-32 -> 36-40 GB/s without it).
  */
 static void q4k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const uint8_t *Xq, float *Y)
 {
     const block_q8_K *yb = (const block_q8_K *)(const void *)Xq;
     const q4k_iv iv = q4k_consts();
     const int nb_all = k / QK_K, whole = nb_all / Q4K_G * Q4K_G;
+    const bool tails = whole < nb_all;
     q4k_grp a[Q4K_GROUPS];
     for (int b0 = 0; b0 < whole; b0 += PKK_BLOCKS) {
         const int nb = whole - b0 < PKK_BLOCKS ? whole - b0 : PKK_BLOCKS, last = b0 + nb == whole;
         q4k_prepare(yb + b0, nb, a);
+        /* a row's bytes of this chunk, its tail blocks with the last chunk */
+        const size_t off = (size_t)b0 * sizeof(block_q4_K);
+        const size_t span = (size_t)((last ? nb_all : b0 + nb) - b0) * sizeof(block_q4_K);
+        const int ahead = pf_l2_rows(span);
+        if (tails)
+            pf_l2_first(W, wrb, rb, re, off, span);
         for (int i = rb; i < re; i++) {
             const uint8_t *wr = W + (size_t)i * wrb;
+            if (tails)
+                pf_l2_row(W, wrb, i + ahead, re, off, span);
             float s = q4k_row(wr + (size_t)b0 * sizeof(block_q4_K), nb, a, &iv);
             s = b0 ? Y[i] + s : s;
             Y[i] = last && whole < nb_all ? s + q4k_tail_dot(nb_all, whole, wr, yb) : s;

@@ -568,6 +568,45 @@ INLINE void sn_prefetch(const uint8_t *W, size_t wrb, int r, int re, size_t byte
         _mm_prefetch(p + o, _MM_HINT_T0);
 }
 
+/*
+ * The decode kernels' software prefetch into L2, PF_L2_AHEAD bytes ahead of the rows they read.
+ * Alone, the hardware prefetchers keep too few lines in flight for a kernel that computes
+ * between its loads: rows of 960 Q5_0 decoded from RAM on two threads reached 30-32 GB/s
+ * where a plain read of the same bytes ran at 40-44; with each row's lines requested 8 KiB
+ * ahead, 40-42 (4 KiB ahead: 39; every other line only: 21-25, worse than none). Into L2,
+ * not L1: the same prefetch into L1 brought nothing (29-30 GB/s). A kernel calls pf_l2_row for
+ * row r + pf_l2_rows(span) when it starts row r, after pf_l2_first for the first rows of its
+ * range. Only the kernels slow enough per byte take it (packed Q4_0/Q4_1/Q5_0/Q5_1, Q4_K rows
+ * with tail blocks): in the faster ones (packed Q8_0, Q6_K, Q4_K rows of whole groups) the
+ * hardware keeps up alone and the prefetches cost load slots the arithmetic needs (in cache:
+ * Q6_K 103 -> 88 GB/s; from RAM Q4_K rows of 8192 41 -> 31).
+ */
+#define PF_L2_AHEAD 8192
+
+/* How many rows of `span` bytes (> 0) make PF_L2_AHEAD. */
+INLINE int pf_l2_rows(size_t span)
+{
+    return (int)((PF_L2_AHEAD + span - 1) / span);
+}
+
+/* Into L2: the lines of bytes [off, off + span) of row r of W (row stride wrb), when r < re. */
+INLINE void pf_l2_row(const uint8_t *W, size_t wrb, int r, int re, size_t off, size_t span)
+{
+    if (r >= re)
+        return;
+    const uintptr_t s = (uintptr_t)(W + (size_t)r * wrb + off); /* lines from the one s is in */
+    for (uintptr_t a = s & ~(uintptr_t)63; a < s + span; a += 64)
+        _mm_prefetch((const char *)a, _MM_HINT_T1);
+}
+
+/* The rows [rb, rb + pf_l2_rows(span)) of a range [rb, re), which no row before them requested. */
+INLINE void pf_l2_first(const uint8_t *W, size_t wrb, int rb, int re, size_t off, size_t span)
+{
+    const int n = pf_l2_rows(span);
+    for (int r = rb; r < rb + n && r < re; r++)
+        pf_l2_row(W, wrb, r, re, off, span);
+}
+
 /* Lane c = the sum of the lanes of v[c] for c < n (a constant <= 8), 0 for c >= n. */
 INLINE __m256 hsum8_ps(const __m256 *v, int n)
 {
