@@ -47,16 +47,16 @@ static void fill_level(enum cove_klevel level, void (*const *fills)(cove_quant_o
  * for the types it has kernels for; gfni: the kernels built with GFNI. */
 static void fill_packed(enum cove_klevel level, bool gfni)
 {
-    if (gfni) {
-        cove_quants_avx512_packed_fill_gfni(packed_gemv[level]);
-        cove_quants_avx512_packed_batch_fill_gfni(packed_batch[level]);
-        cove_quants_avx512_packedk_fill_gfni(packed_gemv[level]);
-        cove_quants_avx512_packedk_batch_fill_gfni(packed_batch[level]);
-    } else {
-        cove_quants_avx512_packed_fill(packed_gemv[level]);
-        cove_quants_avx512_packed_batch_fill(packed_batch[level]);
-        cove_quants_avx512_packedk_fill(packed_gemv[level]);
-        cove_quants_avx512_packedk_batch_fill(packed_batch[level]);
+    typedef void (*fill_fn)(cove_quant_batch_fn *);
+    static const fill_fn gemv[2][2] = {
+        {cove_quants_avx512_packed_fill, cove_quants_avx512_packedk_fill},
+        {cove_quants_avx512_packed_fill_gfni, cove_quants_avx512_packedk_fill_gfni}};
+    static const fill_fn batch[2][2] = {
+        {cove_quants_avx512_packed_batch_fill, cove_quants_avx512_packedk_batch_fill},
+        {cove_quants_avx512_packed_batch_fill_gfni, cove_quants_avx512_packedk_batch_fill_gfni}};
+    for (int i = 0; i < 2; i++) {
+        gemv[gfni][i](packed_gemv[level]);
+        batch[gfni][i](packed_batch[level]);
     }
     for (int t = 0; t < COVE_TYPE_COUNT; t++)
         if (packed_gemv[level][t] && packed_batch[level][t]) {

@@ -180,14 +180,15 @@ INLINE void pk_rows16(enum cove_ggml_type t, const uint8_t *W, size_t wrb, int r
     const size_t off = (size_t)b0 * wbytes32(t), span = (size_t)nb * wbytes32(t);
     const int ahead = pf_l2_rows(span);
     __m512 v[16];
-    pf_l2_first(W, wrb, rb, re, off, span);
+    pf_l2_first(W, wrb, rb, re, off, span, ahead);
     for (int i0 = rb; i0 < re; i0 += 16) {
         const int n = re - i0 < 16 ? re - i0 : 16;
-        for (int j = 0; j < 16; j++) {
-            if (j < n)
-                pf_l2_row(W, wrb, i0 + j + ahead, re, off, span);
-            v[j] = j < n ? pk_row(t, W + (size_t)(i0 + j) * wrb + off, nb, a) : _mm512_setzero_ps();
+        for (int j = 0; j < n; j++) {
+            pf_l2_row(W, wrb, i0 + j + ahead, re, off, span);
+            v[j] = pk_row(t, W + (size_t)(i0 + j) * wrb + off, nb, a);
         }
+        for (int j = n; j < 16; j++)
+            v[j] = _mm512_setzero_ps();
         const __mmask16 m = (__mmask16)((1u << n) - 1);
         __m512 s = hsum16_ps(v);
         if (b0)

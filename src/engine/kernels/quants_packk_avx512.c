@@ -159,15 +159,11 @@ INLINE float q4k_tail_dot(int nb_all, int whole, const uint8_t *wr, const block_
     return kdot(COVE_TYPE_Q4_K, (nb_all - whole) * QK_K, wr + (size_t)whole * sizeof(block_q4_K), yb + whole);
 }
 
-/* Y[i] (+)= kdot of the blocks of rows [rb, re) after their last whole group. */
-static void q4k_tail(int nb_all, const uint8_t *W, size_t wrb, int rb, int re, const block_q8_K *yb, float *Y)
+/* Y[i] = kdot of rows [rb, re) that are shorter than one group (all their blocks). */
+static void q4k_short(int nb_all, const uint8_t *W, size_t wrb, int rb, int re, const block_q8_K *yb, float *Y)
 {
-    const int whole = nb_all / Q4K_G * Q4K_G;
-    if (whole < nb_all)
-        for (int i = rb; i < re; i++) {
-            const float s = q4k_tail_dot(nb_all, whole, W + (size_t)i * wrb, yb);
-            Y[i] = whole ? Y[i] + s : s;
-        }
+    for (int i = rb; i < re; i++)
+        Y[i] = q4k_tail_dot(nb_all, 0, W + (size_t)i * wrb, yb);
 }
 
 /*
@@ -197,18 +193,18 @@ static void q4k_run(int k, const uint8_t *W, size_t wrb, int rb, int re, const u
         const size_t span = (size_t)((last ? nb_all : b0 + nb) - b0) * sizeof(block_q4_K);
         const int ahead = pf_l2_rows(span);
         if (tails)
-            pf_l2_first(W, wrb, rb, re, off, span);
+            pf_l2_first(W, wrb, rb, re, off, span, ahead);
         for (int i = rb; i < re; i++) {
             const uint8_t *wr = W + (size_t)i * wrb;
             if (tails)
                 pf_l2_row(W, wrb, i + ahead, re, off, span);
             float s = q4k_row(wr + (size_t)b0 * sizeof(block_q4_K), nb, a, &iv);
             s = b0 ? Y[i] + s : s;
-            Y[i] = last && whole < nb_all ? s + q4k_tail_dot(nb_all, whole, wr, yb) : s;
+            Y[i] = last && tails ? s + q4k_tail_dot(nb_all, whole, wr, yb) : s;
         }
     }
     if (whole == 0)
-        q4k_tail(nb_all, W, wrb, rb, re, yb, Y);
+        q4k_short(nb_all, W, wrb, rb, re, yb, Y);
 }
 
 /* ---- Q6_K ---- */
@@ -394,8 +390,8 @@ static void q4_K_pkb(int k, const uint8_t *W, size_t wrb, int rb, int re, const 
             NC_SWITCH4(nc, CALL)
 #undef CALL
         }
-        for (int c = 0; c < nc && whole == 0; c++) /* rows of fewer blocks than a group */
-            q4k_tail(nb_all, W, wrb, rb, re, yt[c], Yj + (size_t)c * ldy);
+        for (int c = 0; c < nc && whole == 0; c++)
+            q4k_short(nb_all, W, wrb, rb, re, yt[c], Yj + (size_t)c * ldy);
     }
 }
 

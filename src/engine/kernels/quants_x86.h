@@ -599,11 +599,11 @@ INLINE void pf_l2_row(const uint8_t *W, size_t wrb, int r, int re, size_t off, s
         _mm_prefetch((const char *)a, _MM_HINT_T1);
 }
 
-/* The rows [rb, rb + pf_l2_rows(span)) of a range [rb, re), which no row before them requested. */
-INLINE void pf_l2_first(const uint8_t *W, size_t wrb, int rb, int re, size_t off, size_t span)
+/* The rows [rb, rb + ahead) of a range [rb, re) (ahead = pf_l2_rows(span)), which no row
+ * before them requested. */
+INLINE void pf_l2_first(const uint8_t *W, size_t wrb, int rb, int re, size_t off, size_t span, int ahead)
 {
-    const int n = pf_l2_rows(span);
-    for (int r = rb; r < rb + n && r < re; r++)
+    for (int r = rb; r < rb + ahead && r < re; r++)
         pf_l2_row(W, wrb, r, re, off, span);
 }
 
