@@ -190,6 +190,8 @@ static cove_status csv_record(const char *data, size_t len, size_t *pos, csv_fie
             *pos = i < len ? i + 1 : len;
             return COVE_OK;
         }
+        if (data[i] != ',') /* a quoted field's closing quote and a '\r' without '\n' */
+            return cove_error_set(err, COVE_ERR_FORMAT, "text after a closing quote");
         i++; /* the comma */
     }
 }

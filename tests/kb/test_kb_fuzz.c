@@ -195,3 +195,30 @@ TEST(extract_csv_header_repeats_bounded)
     kb_doc_release(&d);
     CHECK_EQ_INT(one, (size_t)COLS * (NAME + 2 + 1) + (COLS - 1) * 2);
 }
+
+/* A quoted field, its closing quote, a '\r' without '\n' and more text: the byte after the
+ * '\r' was taken for the comma, here the first of a 3-byte character, and the next field
+ * began inside it (a block that was not UTF-8). Now a format error, as any other text after
+ * a closing quote; with the comma or "\r\n" the row is fine. */
+TEST(extract_csv_cr_after_quote)
+{
+    size_t len = 0;
+    char *text = corpus_input("regress_csv_cr_after_quote", &len);
+    CHECK_MSG(text != NULL, "missing tests/fuzz/corpus/extract/regress_csv_cr_after_quote");
+    kb_doc d;
+    cove_error err = {0};
+    cove_status st = kb_extract("x", KB_FMT_CSV, text, len, 1000, &d, &err);
+    cove_free(text);
+    CHECK_MSG(st == COVE_ERR_FORMAT, "status %d", (int)st);
+    CHECK_STR_EQ(cove_error_msg(&err), "text after a closing quote");
+
+    static const char bad[] = "a,b\n\"x\"\r\xe2\x96\x81y,z\n";
+    CHECK(kb_extract("x", KB_FMT_CSV, bad, sizeof bad - 1, 1000, &d, &err) == COVE_ERR_FORMAT);
+    static const char good[] = "a,b\n\"x\"\r,\xe2\x96\x81y\n\"p\"\r\nq\n";
+    CHECK_OK(kb_extract("x", KB_FMT_CSV, good, sizeof good - 1, 1000, &d, &err));
+    CHECK_EQ_INT(d.n, 3);
+    CHECK_STR_EQ(d.blocks[0].text, "a: x; b: \xe2\x96\x81y");
+    CHECK_STR_EQ(d.blocks[1].text, "a: p");
+    CHECK_STR_EQ(d.blocks[2].text, "a: q");
+    kb_doc_release(&d);
+}
